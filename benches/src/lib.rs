@@ -1,0 +1,1 @@
+//! Helpers shared by docsnap benchmarks and evaluation commands.

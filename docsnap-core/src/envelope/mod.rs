@@ -1,0 +1,1 @@
+//! The encryption envelope of the DocuSnap protocol.

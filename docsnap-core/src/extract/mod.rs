@@ -1,0 +1,23 @@
+//! Extraction: recognised text and the file library in, protocol results out.
+
+use async_trait::async_trait;
+
+use crate::error::Result;
+use crate::ocr::PageText;
+use crate::types::{DocumentResult, FileLibrary, FillResult, FormResult, FormToFill};
+
+/// Turns recognised pages into results.
+#[async_trait]
+pub trait Extractor: Send + Sync + std::fmt::Debug {
+    /// Extracts a document result from its pages.
+    async fn document(&self, pages: &[PageText], library: &FileLibrary) -> Result<DocumentResult>;
+
+    /// Extracts a form result, with its blank fields, from its pages.
+    async fn form(&self, pages: &[PageText], library: &FileLibrary) -> Result<FormResult>;
+
+    /// Fills a form's blank fields from the library.
+    async fn fill(&self, form: &FormToFill, library: &FileLibrary) -> Result<FillResult>;
+
+    /// A short name for logs, such as `rules`.
+    fn name(&self) -> &str;
+}

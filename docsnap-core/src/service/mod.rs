@@ -1,0 +1,1 @@
+//! The task service: protocol semantics without HTTP.

@@ -1,0 +1,3 @@
+//! `docsnap-server`: the DocuSnap protocol over HTTP.
+
+fn main() {}

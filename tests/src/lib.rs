@@ -1,0 +1,1 @@
+//! Helpers shared by docsnap end-to-end tests.
