@@ -105,6 +105,7 @@ fn parse_public_key(pem: &str) -> Result<PublicKey> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::envelope::{ServerKey, open, open_json};
