@@ -131,7 +131,7 @@ impl ServerKey {
             return Err(Error::new(
                 ErrorKind::InvalidConfig,
                 format!(
-                    "the RSA key has {bits} bits: expected at least {KEY_BITS}; \
+                    "the RSA key has {bits} bits, but at least {KEY_BITS} are required: \
                      generate a new key with `openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048`"
                 ),
             ));
@@ -350,6 +350,15 @@ mod tests {
             let error = ServerKey::from_pem(pem).unwrap_err();
             assert_eq!(error.kind(), ErrorKind::InvalidConfig, "{pem:?}");
         }
+    }
+
+    #[test]
+    fn short_rsa_key_is_rejected() {
+        let short = PrivateKey::new(&mut SysRng, 1024).unwrap();
+        let error = ServerKey::from_private_key(short).unwrap_err();
+
+        assert_eq!(error.kind(), ErrorKind::InvalidConfig);
+        assert!(error.message().contains("1024 bits"), "{}", error.message());
     }
 
     #[test]
