@@ -64,7 +64,7 @@ pub fn open(key: &AesKey, cipher: Cipher, content_b64: &str, aad: &[u8]) -> Resu
             .ok_or_else(cbc_failure)?,
         Cipher::A256Gcm => open_gcm(key, content_b64, aad)?,
     };
-    // The caller owns the plaintext from here; the emptied buffer is zeroed.
+    // The plaintext moves out without copying, and from here the caller must clear it.
     Ok(std::mem::take(&mut *plaintext))
 }
 
