@@ -356,29 +356,40 @@ impl fmt::Debug for Secret {
 impl Config {
     /// Loads defaults, then the TOML file if given, then the process environment.
     pub fn load(file: Option<&Path>) -> Result<Self> {
+        Self::load_with(file, |_| {})
+    }
+
+    /// Loads like [`Config::load`], then applies `overrides` (command-line
+    /// flags) and validates the result once all layers are in.
+    pub fn load_with(file: Option<&Path>, overrides: impl FnOnce(&mut Config)) -> Result<Self> {
         let mut config = match file {
-            Some(path) => Self::from_toml_file(path)?,
+            Some(path) => Self::parse_toml_file(path)?,
             None => Self::default(),
         };
-        config.apply_env(std::env::vars())?;
+        for (name, value) in std::env::vars() {
+            config.apply_env_var(&name, &value)?;
+        }
+        overrides(&mut config);
+        config.validate()?;
         Ok(config)
     }
 
     /// Reads a TOML file; fields it leaves out keep their defaults.
     pub fn from_toml_file(path: &Path) -> Result<Self> {
+        let config = Self::parse_toml_file(path)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn parse_toml_file(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path).map_err(|error| {
             invalid(format!(
-                "cannot read config file {}: {error}",
+                "failed to read config file {}: {error}",
                 path.display()
             ))
         })?;
-        Self::from_toml(&text).map_err(|error| {
-            invalid(format!(
-                "config file {}: {}",
-                path.display(),
-                error.message()
-            ))
-        })
+        toml::from_str(&text)
+            .map_err(|error| invalid(format!("invalid config file {}: {error}", path.display())))
     }
 
     /// Parses TOML text; fields it leaves out keep their defaults.

@@ -29,7 +29,7 @@ pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id"
 #[derive(Debug, Clone)]
 pub struct AppState {
     /// The task service; `None` in an OCR-only process.
-    pub service: Option<Arc<TaskService>>,
+    pub service: Option<TaskService>,
     /// The OCR engine for `POST /ocr` and readiness; `None` when this process runs no OCR.
     pub recognizer: Option<Arc<dyn PageRecognizer>>,
     /// The server's RSA public key in PEM, served at `GET /public_key`.
@@ -62,7 +62,7 @@ impl AppState {
     }
 
     /// The task service, or 503 when this process does not run one.
-    pub fn service(&self) -> Result<&Arc<TaskService>, ApiError> {
+    pub fn service(&self) -> Result<&TaskService, ApiError> {
         self.service
             .as_ref()
             .ok_or(ApiError::Unavailable("SERVICE_UNAVAILABLE"))

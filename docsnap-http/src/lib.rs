@@ -12,3 +12,4 @@ pub mod protocol;
 pub mod schema;
 
 pub use app::{AppState, router};
+pub mod cli;

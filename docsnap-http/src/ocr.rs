@@ -93,3 +93,10 @@ fn ocr_error(error: docsnap_core::Error) -> ApiError {
         }
     }
 }
+
+#[async_trait]
+impl PageRecognizer for docsnap_core::engine::Engine {
+    async fn recognize_pages(&self, images: &[Vec<u8>]) -> docsnap_core::Result<Vec<PageText>> {
+        self.ocr(images).await
+    }
+}

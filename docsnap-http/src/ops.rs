@@ -137,15 +137,19 @@ async fn service_ready(service: &docsnap_core::service::TaskService) -> bool {
 async fn task_counts(service: &docsnap_core::service::TaskService) -> TaskCounts {
     match service.stats().await {
         Ok(stats) => TaskCounts {
-            processing: stats.processing as i64,
-            completed: stats.completed as i64,
-            failed: stats.failed as i64,
-            queue_depth: stats.queue_depth as i64,
-            oldest_queued_seconds: stats.oldest_queued.map_or(0.0, |age| age.as_secs_f64()),
+            processing: saturating_i64(stats.queued + stats.running),
+            completed: saturating_i64(stats.completed),
+            failed: saturating_i64(stats.failed),
+            queue_depth: saturating_i64(stats.queued),
+            oldest_queued_seconds: stats.oldest_queued_age.map_or(0.0, |age| age.as_secs_f64()),
         },
         Err(error) => {
             tracing::warn!(error = %error, "reading task statistics failed");
             TaskCounts::default()
         }
     }
+}
+
+fn saturating_i64(count: u64) -> i64 {
+    i64::try_from(count).unwrap_or(i64::MAX)
 }
