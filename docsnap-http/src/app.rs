@@ -25,7 +25,7 @@ use crate::{ocr, ops, protocol};
 /// The request id header, generated when the client sends none and echoed in the response.
 pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
 
-/// What the handlers share.
+/// Shared state of the handlers.
 #[derive(Debug, Clone)]
 pub struct AppState {
     /// The task service; `None` in an OCR-only process.
@@ -61,7 +61,7 @@ impl AppState {
         }
     }
 
-    /// The task service, or 503 when this process does not run one.
+    /// Returns the task service, or 503 when this process does not run one.
     pub fn service(&self) -> Result<&TaskService, ApiError> {
         self.service
             .as_ref()

@@ -21,7 +21,7 @@ pub struct Cli {
     pub command: Option<Command>,
 }
 
-/// What to run; `serve` when no subcommand is given.
+/// Subcommands; `serve` runs when none is given.
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Serve the protocol over HTTP (the default).

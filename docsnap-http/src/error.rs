@@ -51,7 +51,7 @@ pub enum ApiError {
 }
 
 impl ApiError {
-    /// The HTTP status for this error.
+    /// Returns the HTTP status for this error.
     pub fn status(&self) -> StatusCode {
         match self {
             ApiError::Protocol(ErrorKind::Database) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -68,7 +68,7 @@ impl ApiError {
         }
     }
 
-    /// The code sent in `error_detail`.
+    /// Returns the code sent in `error_detail`.
     pub fn code(&self) -> &'static str {
         match self {
             ApiError::Protocol(kind) => kind.code(),

@@ -37,7 +37,7 @@ impl FailureLimiter {
         }
     }
 
-    /// Whether requests from this client id or peer are currently refused.
+    /// Returns whether requests from this client id or peer are currently rejected.
     pub fn is_limited(&self, client_id: Option<&str>, peer: Option<IpAddr>) -> bool {
         if self.max_failures == 0 {
             return false;

@@ -24,7 +24,7 @@ const DEMO_PAGE: &str = include_str!("../assets/demo.html");
     tag = "protocol",
     responses(
         (status = 200, description = "The public key as PEM (SubjectPublicKeyInfo)", body = String, content_type = "text/plain"),
-        (status = 503, description = "This process holds no key pair", body = ErrorBody),
+        (status = 503, description = "This process has no key pair (role ocr)", body = ErrorBody),
     ),
 )]
 pub async fn public_key(State(state): State<AppState>) -> Result<Response, ApiError> {
@@ -55,7 +55,7 @@ pub async fn healthz() -> Json<HealthBody> {
     })
 }
 
-/// Reports whether the task store answers and the OCR engine is loaded.
+/// Reports whether the task store responds and the OCR engine is loaded.
 #[utoipa::path(
     get,
     path = "/readyz",
@@ -114,12 +114,12 @@ pub async fn openapi() -> Response {
     Json(ApiDoc::openapi()).into_response()
 }
 
-/// Answers an unknown path with 404 JSON.
+/// Rejects an unknown path with 404 JSON.
 pub async fn not_found() -> ApiError {
     ApiError::NotFound
 }
 
-/// Answers a known path with the wrong method with 405 JSON.
+/// Rejects a known path requested with the wrong method with 405 JSON.
 pub async fn method_not_allowed() -> ApiError {
     ApiError::MethodNotAllowed
 }

@@ -119,7 +119,7 @@ pub struct OcrPage {
 pub struct OcrLine {
     /// The text of the line.
     pub text: String,
-    /// Where the line is on the page, in pixels.
+    /// Bounding box of the line on the page, in pixels.
     pub bbox: OcrBox,
     /// Recognition confidence in 0..=1, or null when the engine gives none.
     pub confidence: Option<f32>,

@@ -120,7 +120,7 @@ fn log_startup(config: &Config, local: SocketAddr, fingerprint: Option<&str>) {
     }
 }
 
-/// The URL to open in a browser: a wildcard address becomes loopback.
+/// Returns the URL to open in a browser, with a wildcard address replaced by loopback.
 fn browse_url(local: SocketAddr) -> String {
     let host = match local.ip() {
         IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
