@@ -109,7 +109,7 @@ fn log_startup(config: &Config, local: SocketAddr, fingerprint: Option<&str>) {
         "docsnap-server started"
     );
 
-    if config.llm.endpoint().is_none() {
+    if config.serves_protocol() && config.llm.endpoint().is_none() {
         match config.llm.preset {
             Some(preset) if preset.requires_key() => tracing::warn!(
                 ?preset,

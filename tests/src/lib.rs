@@ -3,7 +3,8 @@
 //!
 //! The binary is built once per test run with `escargot` (a `cargo build` of
 //! the workspace's `docsnap-http` package, honouring `CARGO_TARGET_DIR`).
-//! Set `DOCSNAP_SERVER_BIN` to a prebuilt binary to skip that build.
+//! Set `DOCSNAP_SERVER_BIN` to a prebuilt binary to skip that build, and
+//! `DOCSNAP_TEST_LOG` to a `RUST_LOG` filter (default `warn`) to see server logs.
 
 #![allow(clippy::unwrap_used)]
 
@@ -78,7 +79,10 @@ impl Server {
             .args(args)
             .env_remove("DOCSNAP_LLM_API_KEY")
             .env_remove("DOCSNAP_BEARER_TOKEN")
-            .env("RUST_LOG", "info")
+            .env(
+                "RUST_LOG",
+                std::env::var("DOCSNAP_TEST_LOG").unwrap_or_else(|_| "warn".to_owned()),
+            )
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
