@@ -113,6 +113,10 @@ pub struct RateLimitConfig {
     /// Length of the sliding window. Default 60 s.
     #[serde(with = "duration_serde")]
     pub window: Duration,
+    /// Header that carries the client's IP when a reverse proxy sets it,
+    /// such as `x-real-ip` or `x-forwarded-for` (its last entry is used).
+    /// Default none: the peer address, which behind a proxy is the proxy's.
+    pub client_ip_header: Option<String>,
 }
 
 impl Default for RateLimitConfig {
@@ -120,6 +124,7 @@ impl Default for RateLimitConfig {
         Self {
             max_failures: 20,
             window: Duration::from_secs(60),
+            client_ip_header: None,
         }
     }
 }
@@ -432,6 +437,9 @@ impl Config {
             "SHUTDOWN_GRACE" => self.shutdown_grace = parse_env_duration(name, value)?,
             "RATE_LIMIT_MAX_FAILURES" => self.rate_limit.max_failures = parse_env(name, value)?,
             "RATE_LIMIT_WINDOW" => self.rate_limit.window = parse_env_duration(name, value)?,
+            "RATE_LIMIT_CLIENT_IP_HEADER" => {
+                self.rate_limit.client_ip_header = non_empty(value).map(str::to_ascii_lowercase)
+            }
             "OCR_ENGINE" => self.ocr.engine = parse_enum(name, value)?,
             "OCR_REMOTE_URLS" => self.ocr.remote_urls = parse_list(value),
             "OCR_DETECTION_MODEL" => self.ocr.detection_model = non_empty(value).map(PathBuf::from),

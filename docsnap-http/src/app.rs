@@ -1,11 +1,12 @@
 //! The router: protocol endpoints at the root and under the API prefix,
 //! operations endpoints, and the layers every request passes through.
 
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{FromRef, MatchedPath, Request, State};
-use axum::http::{HeaderName, header};
+use axum::http::{HeaderMap, HeaderName, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -42,6 +43,8 @@ pub struct AppState {
     pub body_limit: BodyLimit,
     /// The token `/process`, `/clear` and `/ocr` require, if any.
     pub bearer_token: Option<Arc<Secret>>,
+    /// Header set by a reverse proxy that carries the client IP, if trusted.
+    pub client_ip_header: Option<HeaderName>,
 }
 
 impl AppState {
@@ -58,7 +61,26 @@ impl AppState {
             )),
             body_limit: BodyLimit(config.body_limit),
             bearer_token: config.bearer_token.clone().map(Arc::new),
+            client_ip_header: config
+                .rate_limit
+                .client_ip_header
+                .as_deref()
+                .and_then(|name| HeaderName::try_from(name).ok()),
         }
+    }
+
+    /// Returns the client's IP: from the trusted proxy header when one is
+    /// configured and parses, otherwise the peer address.
+    pub fn client_ip(&self, headers: &HeaderMap, peer: SocketAddr) -> IpAddr {
+        let forwarded = self
+            .client_ip_header
+            .as_ref()
+            .and_then(|name| headers.get(name))
+            .and_then(|value| value.to_str().ok())
+            // A proxy appends the address it saw, so the last entry is the one it vouches for.
+            .and_then(|value| value.rsplit(',').next())
+            .and_then(|last| last.trim().parse().ok());
+        forwarded.unwrap_or_else(|| peer.ip())
     }
 
     /// Returns the task service, or 503 when this process does not run one.
@@ -200,6 +222,39 @@ fn constant_time_eq(left: &[u8], right: &[u8]) -> bool {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    fn state_with_header(header: Option<&str>) -> AppState {
+        let mut config = Config::default();
+        config.rate_limit.client_ip_header = header.map(str::to_owned);
+        AppState::new(&config)
+    }
+
+    #[test]
+    fn client_ip_uses_last_forwarded_entry() {
+        let state = state_with_header(Some("x-forwarded-for"));
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            "x-forwarded-for",
+            "203.0.113.9, 198.51.100.7".parse().unwrap(),
+        );
+        let peer: SocketAddr = "127.0.0.1:5000".parse().unwrap();
+
+        assert_eq!(state.client_ip(&headers, peer).to_string(), "198.51.100.7");
+        assert_eq!(
+            state.client_ip(&HeaderMap::new(), peer).to_string(),
+            "127.0.0.1"
+        );
+    }
+
+    #[test]
+    fn client_ip_ignores_header_unless_configured() {
+        let state = state_with_header(None);
+        let mut headers = HeaderMap::new();
+        headers.insert("x-forwarded-for", "203.0.113.9".parse().unwrap());
+        let peer: SocketAddr = "127.0.0.1:5000".parse().unwrap();
+
+        assert_eq!(state.client_ip(&headers, peer).to_string(), "127.0.0.1");
+    }
 
     #[test]
     fn constant_time_eq_compares_bytes() {

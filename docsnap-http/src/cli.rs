@@ -121,6 +121,12 @@ pub struct Settings {
     #[arg(long, global = true, value_name = "DURATION", value_parser = duration_arg)]
     pub rate_limit_window: Option<std::time::Duration>,
 
+    /// Header a reverse proxy puts the client IP in (x-real-ip, or
+    /// x-forwarded-for whose last entry is used); set it only behind such a
+    /// proxy [env: DOCSNAP_RATE_LIMIT_CLIENT_IP_HEADER] [default: none, the peer address].
+    #[arg(long, global = true, value_name = "HEADER")]
+    pub rate_limit_client_ip_header: Option<String>,
+
     /// Tasks processed at the same time; 0 only queues them
     /// [env: DOCSNAP_WORKERS] [default: 2].
     #[arg(long, global = true, value_name = "COUNT")]
@@ -236,6 +242,9 @@ impl Settings {
             self.rate_limit_max_failures,
         );
         set(&mut config.rate_limit.window, self.rate_limit_window);
+        if let Some(header) = &self.rate_limit_client_ip_header {
+            config.rate_limit.client_ip_header = Some(header.to_ascii_lowercase());
+        }
         set(&mut config.service.workers, self.workers);
         set(&mut config.service.retention, self.retention);
         set(

@@ -6,6 +6,8 @@ use std::time::Instant;
 
 use async_trait::async_trait;
 use docsnap_core::Result;
+use docsnap_core::llm::{CompletionRequest, LanguageModel};
+use docsnap_core::ocr::{OcrEngine, Page, PageText};
 use docsnap_core::pipeline::{InnerPayload, Pipeline};
 use docsnap_core::types::TaskKind;
 use prometheus_client::encoding::EncodeLabelSet;
@@ -234,6 +236,62 @@ impl Pipeline for TimedPipeline {
             .get_or_create(&labels)
             .observe(started.elapsed().as_secs_f64());
         result
+    }
+}
+
+/// An OCR engine that records the time of each page in `ocr_duration_seconds`.
+#[derive(Debug)]
+pub struct TimedOcrEngine {
+    inner: Arc<dyn OcrEngine>,
+    metrics: Arc<Metrics>,
+}
+
+impl TimedOcrEngine {
+    /// Wraps `inner`, recording into `metrics`.
+    pub fn new(inner: Arc<dyn OcrEngine>, metrics: Arc<Metrics>) -> Self {
+        Self { inner, metrics }
+    }
+}
+
+#[async_trait]
+impl OcrEngine for TimedOcrEngine {
+    async fn recognize(&self, page: &Page) -> Result<PageText> {
+        let started = Instant::now();
+        let result = self.inner.recognize(page).await;
+        self.metrics.observe_ocr(started.elapsed().as_secs_f64());
+        result
+    }
+
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+}
+
+/// A language model that records the time of each call in `llm_duration_seconds`.
+#[derive(Debug)]
+pub struct TimedLanguageModel {
+    inner: Arc<dyn LanguageModel>,
+    metrics: Arc<Metrics>,
+}
+
+impl TimedLanguageModel {
+    /// Wraps `inner`, recording into `metrics`.
+    pub fn new(inner: Arc<dyn LanguageModel>, metrics: Arc<Metrics>) -> Self {
+        Self { inner, metrics }
+    }
+}
+
+#[async_trait]
+impl LanguageModel for TimedLanguageModel {
+    async fn complete(&self, request: &CompletionRequest) -> Result<String> {
+        let started = Instant::now();
+        let result = self.inner.complete(request).await;
+        self.metrics.observe_llm(started.elapsed().as_secs_f64());
+        result
+    }
+
+    fn name(&self) -> &str {
+        self.inner.name()
     }
 }
 

@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 
 use axum::Json;
 use axum::extract::{ConnectInfo, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use docsnap_core::ErrorKind;
 use docsnap_core::types::TaskState;
@@ -36,13 +36,15 @@ use crate::schema::{
 pub async fn process(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     JsonBody(body): JsonBody,
 ) -> Result<Response, ApiError> {
     let service = state.service()?;
     let client_id = body.get("client_id").and_then(Value::as_str);
-    let peer_ip = Some(peer.ip());
+    let client_ip = state.client_ip(&headers, peer);
+    let peer_ip = Some(client_ip);
     if state.limiter.is_limited(client_id, peer_ip) {
-        tracing::info!(client_id, peer = %peer.ip(), "rejecting a request from a throttled client");
+        tracing::info!(client_id, %client_ip, "rejected a request from a throttled client");
         return Err(ApiError::RateLimited);
     }
 
