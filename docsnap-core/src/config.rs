@@ -743,8 +743,10 @@ mod tests {
 
     #[test]
     fn validate_rejects_bad_prefix() {
-        let mut config = Config::default();
-        config.api_prefix = "api/v1/".to_owned();
+        let config = Config {
+            api_prefix: "api/v1/".to_owned(),
+            ..Config::default()
+        };
         let error = config.validate().unwrap_err();
         assert!(error.message().contains("api/v1/"), "{}", error.message());
     }
