@@ -13,7 +13,7 @@ use docsnap_core::ocr::PageText;
 use crate::app::AppState;
 use crate::body::LimitedBytes;
 use crate::error::{ApiError, ErrorBody};
-use crate::schema::{CnocrResponse, OcrPage};
+use crate::schema::{CnocrResponse, OcrResponse, PageImage};
 
 /// Recognises the text of encoded page images (PNG, JPEG and other formats
 /// the core decodes), one [`PageText`] per image.
@@ -28,11 +28,10 @@ pub trait PageRecognizer: Send + Sync + std::fmt::Debug {
     post,
     path = "/ocr",
     tag = "ocr",
-    request_body(content = Vec<u8>, content_type = "image/png", description = "One page image: PNG, JPEG, or another format the server decodes"),
+    request_body(content = PageImage, content_type = "image/png", description = "One page image: PNG, JPEG, or another format the server decodes, with any content type"),
     params(("format" = Option<String>, Query, description = "`cnocr` returns the CnOCR server shape instead")),
     responses(
-        (status = 200, description = "The recognised page", body = OcrPage),
-        (status = 200, description = "The recognised lines with `?format=cnocr`", body = CnocrResponse),
+        (status = 200, description = "The recognised page, or with `?format=cnocr` its lines in the CnOCR shape", body = OcrResponse),
         (status = 400, description = "The image cannot be decoded: INVALID_IMAGE", body = ErrorBody),
         (status = 401, description = "The bearer token is missing or wrong", body = ErrorBody),
         (status = 413, description = "The image is larger than the body limit", body = ErrorBody),

@@ -5,7 +5,8 @@ use utoipa::OpenApi;
 use crate::error::{ClearErrorBody, ErrorBody};
 use crate::schema::{
     ClearRequest, ClearResponse, CnocrLine, CnocrResponse, CompletedBody, HealthBody, OcrBox,
-    OcrLine, OcrPage, ProcessRequest, ProcessingBody, ServerStatus, TaskKindSchema,
+    OcrLine, OcrPage, OcrResponse, PageImage, ProcessRequest, ProcessingBody, ServerStatus,
+    TaskKindSchema,
 };
 use crate::{ocr, ops, protocol};
 
@@ -43,6 +44,8 @@ use crate::{ocr, ops, protocol};
         OcrBox,
         CnocrResponse,
         CnocrLine,
+        OcrResponse,
+        PageImage,
     )),
     tags(
         (name = "protocol", description = "The DocuSnap protocol"),

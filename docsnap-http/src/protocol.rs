@@ -89,7 +89,7 @@ fn task_response(task: TaskState) -> Response {
     request_body = ClearRequest,
     responses(
         (status = 200, description = "The tasks were deleted", body = ClearResponse),
-        (status = 400, description = "`client_id` is missing: `Missing client_id`; or the body is not JSON: INVALID_REQUEST", body = ClearErrorBody),
+        (status = 400, description = "`client_id` is missing: `{\"error\": \"Missing client_id\"}`. A body that is not JSON gets the ErrorBody INVALID_REQUEST instead", body = ClearErrorBody),
         (status = 401, description = "The bearer token is missing or wrong", body = ErrorBody),
         (status = 500, description = "The task store failed: CACHE_CLEAR_FAILED", body = ClearErrorBody),
     ),

@@ -138,6 +138,21 @@ pub struct OcrBox {
     pub height: f32,
 }
 
+/// A `POST /ocr` response: the page, or with `?format=cnocr` the CnOCR shape.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(untagged)]
+pub enum OcrResponse {
+    /// The default shape.
+    Page(OcrPage),
+    /// The shape with `?format=cnocr`.
+    Cnocr(CnocrResponse),
+}
+
+/// A page image sent as the raw request body.
+#[derive(Debug, Clone, ToSchema)]
+#[schema(value_type = String, format = Binary)]
+pub struct PageImage(pub Vec<u8>);
+
 /// The `POST /ocr?format=cnocr` response, in the shape CnOCR servers return.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct CnocrResponse {
