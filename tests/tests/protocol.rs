@@ -318,6 +318,18 @@ async fn oversized_body_gets_413() {
     assert!(status_line.starts_with("HTTP/1.1 413"), "{status_line}");
 }
 
+#[tokio::test]
+async fn default_limit_admits_large_bodies() {
+    let (_dir, _server, client) = start(&[]).await;
+    // Larger than axum's own 2 MiB default, smaller than docsnap's 64 MiB.
+    let large = json!({"client_id": "c", "type": "doc", "SHA256": "ab", "has_content": false, "padding": "A".repeat(3 << 20)});
+
+    let (status, body) = client.post("/process", &large).await;
+
+    assert_eq!(status, 400);
+    assert_eq!(body["error_detail"], "TASK_NOT_FOUND");
+}
+
 /// Posts `chunks` chunks of `chunk_size` spaces with chunked transfer encoding
 /// over a raw connection and returns the response status line.
 async fn post_chunked(server: &Server, path: &str, chunks: usize, chunk_size: usize) -> String {
