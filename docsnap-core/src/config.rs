@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, ErrorKind, Result};
 
-/// The environment variable that holds the language model's API key.
+/// The environment variable that contains the language model's API key.
 ///
 /// The key is read only from here: never from the TOML file or a flag, so it
 /// stays out of files, shell history and process listings.
@@ -40,7 +40,7 @@ pub struct Config {
     /// Default none. Environment: `DOCSNAP_BEARER_TOKEN`.
     #[serde(skip_serializing)]
     pub bearer_token: Option<Secret>,
-    /// Which endpoints this process serves. Default `all`.
+    /// Endpoints this process serves. Default `all`.
     pub role: Role,
     /// Serve `POST /ocr` even when the role is not `ocr`. Default false.
     pub enable_ocr_endpoint: bool,
@@ -79,7 +79,7 @@ impl Default for Config {
     }
 }
 
-/// Which endpoints a `docsnap-server` process serves.
+/// The set of endpoints a `docsnap-server` process serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
@@ -133,7 +133,7 @@ impl Default for RateLimitConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct OcrConfig {
-    /// Which engine recognises text. Default `ocrs`.
+    /// Engine that recognises text. Default `ocrs`.
     pub engine: OcrEngineKind,
     /// Base URLs of remote OCR servers (`docsnap-server --role ocr`), used
     /// in turn when `engine` is `remote`. Default none.
@@ -209,7 +209,7 @@ pub enum LlmPreset {
 }
 
 impl LlmPreset {
-    /// The provider's chat-completions base URL, if it has a fixed one.
+    /// Returns the provider's chat-completions base URL, if it has a fixed one.
     pub fn default_base_url(self) -> Option<&'static str> {
         match self {
             LlmPreset::Zhipu => Some("https://open.bigmodel.cn/api/paas/v4"),
@@ -218,7 +218,7 @@ impl LlmPreset {
         }
     }
 
-    /// The model used when none is configured.
+    /// Returns the model used when none is configured.
     pub fn default_model(self) -> &'static str {
         match self {
             LlmPreset::Zhipu => "glm-4-plus",
@@ -227,7 +227,7 @@ impl LlmPreset {
         }
     }
 
-    /// Whether the provider refuses requests without an API key.
+    /// Returns whether the provider rejects requests without an API key.
     pub fn requires_key(self) -> bool {
         !matches!(self, LlmPreset::OpenaiCompatible)
     }
@@ -346,7 +346,7 @@ impl Secret {
         Self(value.into())
     }
 
-    /// The secret value; keep it out of logs and error messages.
+    /// Returns the secret value, which must stay out of logs and error messages.
     pub fn expose(&self) -> &str {
         &self.0
     }
@@ -510,12 +510,12 @@ impl Config {
         self.data_dir.join(DATABASE_FILE)
     }
 
-    /// Whether this process serves `POST /ocr`.
+    /// Returns whether this process serves `POST /ocr`.
     pub fn serves_ocr_endpoint(&self) -> bool {
         self.role == Role::Ocr || self.enable_ocr_endpoint
     }
 
-    /// Whether this process serves the protocol endpoints.
+    /// Returns whether this process serves the protocol endpoints.
     pub fn serves_protocol(&self) -> bool {
         self.role != Role::Ocr
     }

@@ -121,9 +121,9 @@ pub struct Settings {
     #[arg(long, global = true, value_name = "DURATION", value_parser = duration_arg)]
     pub rate_limit_window: Option<std::time::Duration>,
 
-    /// Header a reverse proxy puts the client IP in (x-real-ip, or
-    /// x-forwarded-for whose last entry is used); set it only behind such a
-    /// proxy [env: DOCSNAP_RATE_LIMIT_CLIENT_IP_HEADER] [default: none, the peer address].
+    /// Header in which a reverse proxy sends the client IP, such as x-real-ip
+    /// or x-forwarded-for (last entry). Set it only behind such a proxy
+    /// [env: DOCSNAP_RATE_LIMIT_CLIENT_IP_HEADER] [default: none, the peer address].
     #[arg(long, global = true, value_name = "HEADER")]
     pub rate_limit_client_ip_header: Option<String>,
 
@@ -235,8 +235,10 @@ impl Settings {
         set(&mut config.body_limit, self.body_limit);
         set(&mut config.role, self.role.map(Role::from));
         config.enable_ocr_endpoint |= self.enable_ocr_endpoint;
+
         set(&mut config.log_format, self.log_format.map(LogFormat::from));
         set(&mut config.shutdown_grace, self.shutdown_grace);
+
         set(
             &mut config.rate_limit.max_failures,
             self.rate_limit_max_failures,
@@ -245,6 +247,7 @@ impl Settings {
         if let Some(header) = &self.rate_limit_client_ip_header {
             config.rate_limit.client_ip_header = Some(header.to_ascii_lowercase());
         }
+
         set(&mut config.service.workers, self.workers);
         set(&mut config.service.retention, self.retention);
         set(
@@ -252,6 +255,7 @@ impl Settings {
             self.processing_timeout,
         );
         set(&mut config.service.max_pages, self.max_pages);
+
         set(
             &mut config.ocr.engine,
             self.ocr_engine.map(OcrEngineKind::from),
@@ -269,6 +273,7 @@ impl Settings {
             &mut config.ocr.max_concurrent_pages,
             self.ocr_max_concurrent_pages,
         );
+
         if let Some(preset) = self.llm_preset {
             config.llm.preset = Some(LlmPreset::from(preset));
         }
