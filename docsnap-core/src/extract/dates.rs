@@ -175,6 +175,7 @@ fn month_number(name: &str) -> Option<i32> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
