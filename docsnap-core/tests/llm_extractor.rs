@@ -35,7 +35,7 @@ enum Reply {
         headers: Vec<(&'static str, String)>,
         body: String,
     },
-    /// Never answers within any client timeout used here.
+    /// Sends no response within any client timeout used here.
     Hang,
 }
 

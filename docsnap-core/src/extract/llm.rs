@@ -1,5 +1,5 @@
-//! The LLM extractor: builds a prompt, asks a language model, reads and
-//! repairs its JSON and validates it like every other extractor's output.
+//! The LLM extractor: builds a prompt, sends it to a language model, reads
+//! and repairs the JSON of the completion and validates it like every other extractor's output.
 
 mod parse;
 mod prompts;

@@ -1,4 +1,4 @@
-//! Where results came from: the OCR line each `kv` value was read on, and
+//! Provenance of results: the OCR line each `kv` value was read on, and
 //! the library entry text each filled value was copied from.
 //!
 //! The protocol result JSON carries none of this; the Rust and Python APIs do.
@@ -11,16 +11,16 @@ use crate::extract::validate::{find_entry, normalize_for_match, text_contains_va
 use crate::ocr::{BoundingBox, PageText, TextLine};
 use crate::types::{EntryRef, FileLibrary, FillResult, KeyValues};
 
-/// The most consecutive lines one value may span, as an address or an MRZ does.
+/// The maximum number of consecutive lines one value may span, as an address or an MRZ does.
 const MAX_SPAN: usize = 3;
 
-/// The most words a date is written with, as in `5 January , 1965`.
+/// The maximum number of words a date is written with, as in `5 January , 1965`.
 const MAX_DATE_WORDS: usize = 4;
 
 /// Key words too generic to tell which line a value belongs to.
 const GENERIC_KEY_WORDS: [&str; 4] = ["full", "english", "latin", "the"];
 
-/// Where the values of a result's `kv` were read.
+/// The places the values of a result's `kv` were read.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Provenance {
     /// The origin of each `kv` value found on a page, by `kv` key; values
@@ -66,7 +66,7 @@ pub fn locate_values(kv: &KeyValues, pages: &[PageText]) -> Provenance {
     Provenance { values }
 }
 
-/// Finds, for each filled value, the text of its source entry that holds it.
+/// Finds, for each filled value, the text of its source entry that contains it.
 /// Fields whose value is not found in their source are absent.
 pub fn explain_fill(fill: &FillResult, library: &FileLibrary) -> IndexMap<String, FillOrigin> {
     let mut origins = IndexMap::new();
@@ -110,7 +110,7 @@ pub fn explain_fill(fill: &FillResult, library: &FileLibrary) -> IndexMap<String
 struct Candidate<'a> {
     page: usize,
     lines: &'a [TextLine],
-    /// How strongly the lines and the line before them name the key.
+    /// The number of key words on the lines, counted twice, plus those on the line before.
     key_score: usize,
 }
 

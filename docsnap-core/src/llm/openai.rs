@@ -25,13 +25,13 @@ pub struct OpenAiConfig {
     pub api_key: Option<String>,
     /// The model name sent with every request, such as `glm-4-plus`.
     pub model: String,
-    /// The sampling temperature; 0 makes answers as repeatable as the server allows.
+    /// The sampling temperature; 0 makes completions as repeatable as the server allows.
     pub temperature: f32,
     /// Whether to send `response_format: {"type": "json_object"}` when a
-    /// request asks for JSON; turn it off for servers that reject the field.
+    /// request sets `json`; turn it off for servers that reject the field.
     pub json_mode: bool,
     /// The time limit of one HTTP attempt, from connecting until the whole
-    /// answer has been read. Default 120 s.
+    /// response body has been read. Default 120 s.
     pub request_timeout: Duration,
     /// The time limit for establishing a connection. Default 10 s.
     pub connect_timeout: Duration,
@@ -72,7 +72,7 @@ impl Default for OpenAiConfig {
 
 impl OpenAiConfig {
     /// Zhipu's GLM API with `glm-4-plus`, its thinking mode disabled so the
-    /// answer is the JSON alone and arrives sooner.
+    /// completion is the JSON alone and arrives sooner.
     pub fn zhipu(api_key: impl Into<String>) -> Self {
         let mut extra_body = Map::new();
         extra_body.insert("thinking".to_owned(), json!({"type": "disabled"}));
@@ -186,7 +186,7 @@ impl OpenAiCompatible {
         })
     }
 
-    /// The settings this client was built with.
+    /// Returns the settings this client was built with.
     pub fn config(&self) -> &OpenAiConfig {
         &self.config
     }
