@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used)]
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -35,6 +36,8 @@ enum Reply {
         headers: Vec<(&'static str, String)>,
         body: String,
     },
+    /// HTTP 200 with this content after a pause, to overlap requests.
+    Delayed(Duration, String),
     /// Sends no response within any client timeout used here.
     Hang,
 }
@@ -50,6 +53,8 @@ struct Script {
     /// Sent once the scripted replies are used up.
     fallback: Reply,
     received: Mutex<Vec<Received>>,
+    in_flight: AtomicUsize,
+    max_in_flight: AtomicUsize,
 }
 
 struct FakeServer {
@@ -63,6 +68,8 @@ impl FakeServer {
             replies: Mutex::new(replies.into()),
             fallback,
             received: Mutex::new(Vec::new()),
+            in_flight: AtomicUsize::new(0),
+            max_in_flight: AtomicUsize::new(0),
         });
         let app = Router::new()
             .route("/v1/chat/completions", post(chat_completions))
@@ -119,16 +126,19 @@ async fn chat_completions(
 
     let reply = script.replies.lock().unwrap().pop_front();
     match reply.unwrap_or_else(|| script.fallback.clone()) {
-        Reply::Content(content) => axum::Json(json!({
-            "id": "chatcmpl-1",
-            "object": "chat.completion",
-            "created": 0,
-            "model": "test-model",
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
-            "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}
-        }))
-        .into_response(),
-        Reply::Status { status, headers, body } => {
+        Reply::Content(content) => completion(&content),
+        Reply::Delayed(pause, content) => {
+            let in_flight = script.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+            script.max_in_flight.fetch_max(in_flight, Ordering::SeqCst);
+            tokio::time::sleep(pause).await;
+            script.in_flight.fetch_sub(1, Ordering::SeqCst);
+            completion(&content)
+        }
+        Reply::Status {
+            status,
+            headers,
+            body,
+        } => {
             let mut response = (StatusCode::from_u16(status).unwrap(), body).into_response();
             for (name, value) in headers {
                 response.headers_mut().insert(name, value.parse().unwrap());
@@ -140,6 +150,18 @@ async fn chat_completions(
             StatusCode::GATEWAY_TIMEOUT.into_response()
         }
     }
+}
+
+fn completion(content: &str) -> Response {
+    axum::Json(json!({
+            "id": "chatcmpl-1",
+            "object": "chat.completion",
+            "created": 0,
+            "model": "test-model",
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}
+    }))
+    .into_response()
 }
 
 fn content(value: Value) -> Reply {
@@ -684,4 +706,37 @@ async fn api_key_never_shown() {
     }
     assert!(shown[0].contains("<redacted>"), "{}", shown[0]);
     assert!(shown[2].contains("HTTP 401"), "{}", shown[2]);
+}
+
+async fn max_overlap(max_concurrency: usize) -> usize {
+    let pause = Duration::from_millis(300);
+    let server = FakeServer::start(Vec::new(), Reply::Delayed(pause, "{}".into())).await;
+    let config = OpenAiConfig {
+        max_concurrency,
+        ..server.config()
+    };
+    let client = OpenAiCompatible::new(config).unwrap();
+    let request = CompletionRequest::default();
+
+    let (first, second, third) = tokio::join!(
+        client.complete(&request),
+        client.complete(&request),
+        client.complete(&request)
+    );
+
+    assert_eq!(first.unwrap(), "{}");
+    assert_eq!(second.unwrap(), "{}");
+    assert_eq!(third.unwrap(), "{}");
+    assert_eq!(server.requests().len(), 3);
+    server.script.max_in_flight.load(Ordering::SeqCst)
+}
+
+#[tokio::test]
+async fn concurrency_limit_serialises_requests() {
+    assert_eq!(max_overlap(1).await, 1);
+}
+
+#[tokio::test]
+async fn concurrency_limit_allows_overlap() {
+    assert!(max_overlap(3).await > 1);
 }

@@ -150,7 +150,12 @@ pub fn normalize_fill(fill: FillResult, form: &FormToFill, library: &FileLibrary
         if value.is_empty() || !is_grounded(value, source) {
             continue;
         }
-        let value = match parse_date_lenient(value) {
+        let date = if is_date_key(canonical) {
+            parse_date_lenient(value)
+        } else {
+            parse_date(value)
+        };
+        let value = match date {
             Some(date) => format_fill_date(date),
             None => value.to_owned(),
         };
@@ -852,6 +857,21 @@ mod tests {
         assert_eq!(fill["Full Name"].value, "Li Wei");
         assert_eq!(fill["Date of Birth"].value, "1965-01-05");
         assert_eq!(fill["Passport No."].source, doc_ref("d1"));
+    }
+
+    #[test]
+    fn fill_reads_compact_dates_only_under_date_labels() {
+        let library: FileLibrary = serde_json::from_value(json!({
+            "docs": [{"resource_id": "d1", "kv": {"Date of Birth": "19650105", "Passport No.": "19650105"}}]
+        }))
+        .unwrap();
+        let raw = json!({
+            "Date of Birth": filled("19650105", "d1"),
+            "Passport No.": filled("19650105", "d1"),
+        });
+        let fill = validate_fill(&raw, &form_to_fill(), &library).unwrap();
+        assert_eq!(fill["Date of Birth"].value, "1965-01-05");
+        assert_eq!(fill["Passport No."].value, "19650105");
     }
 
     #[test]
