@@ -687,7 +687,12 @@ async fn api_key_never_shown() {
     let client = OpenAiCompatible::new(config.clone()).unwrap();
     let request = CompletionRequest::default();
 
-    let mut shown = vec![format!("{client:?}"), format!("{config:?}")];
+    let extractor = server.extractor_with(config.clone());
+    let mut shown = vec![
+        format!("{client:?}"),
+        format!("{config:?}"),
+        format!("{extractor:?}"),
+    ];
     for _ in 0..3 {
         let error = client.complete(&request).await.unwrap_err();
         shown.push(error.to_string());
@@ -705,7 +710,8 @@ async fn api_key_never_shown() {
         assert!(!text.contains("sk-test"), "{text}");
     }
     assert!(shown[0].contains("<redacted>"), "{}", shown[0]);
-    assert!(shown[2].contains("HTTP 401"), "{}", shown[2]);
+    assert!(shown[2].contains("<redacted>"), "{}", shown[2]);
+    assert!(shown[3].contains("HTTP 401"), "{}", shown[3]);
 }
 
 async fn max_overlap(max_concurrency: usize) -> usize {

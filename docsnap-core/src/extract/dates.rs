@@ -69,6 +69,8 @@ pub fn parse_date(text: &str) -> Option<NaiveDate> {
         let year = number(&captures[4])?;
         // Slashes and dashes follow the US order (month first), dots the
         // European order (day first); a number above 12 settles either way.
+        // NOTE: so a day-first date written with slashes, as in much of the
+        // world, is misread when both numbers are 12 or less.
         let day_first = match (&captures[2], first > 12, second > 12) {
             (_, true, false) => true,
             (_, false, true) => false,

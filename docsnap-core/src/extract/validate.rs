@@ -252,6 +252,9 @@ pub fn filter_related(related: Vec<EntryRef>, library: &FileLibrary) -> Vec<Entr
 /// Whether `value` is found in `entry`'s kv values, title or description,
 /// comparing without case, punctuation or spacing, and dates by the day they
 /// name in any format.
+///
+/// NOTE: a value joined from two kv values (a surname and a given name) is
+/// not found, so such a fill is dropped.
 pub fn is_grounded(value: &str, entry: &LibraryEntry) -> bool {
     entry_texts(entry).any(|text| text_contains_value(text, value))
 }

@@ -84,6 +84,9 @@ pub fn fill_system_prompt() -> String {
 
 /// The user message of a `doc` or `form` task: the library summary and the
 /// OCR text of every page, each page after a `--- page N ---` line.
+///
+/// NOTE: nothing is truncated, so a very long document or file library can
+/// exceed the model's context window and fail with `LLM_FAILURE`.
 pub fn extraction_user_prompt(
     task: &str,
     pages: &[PageText],
