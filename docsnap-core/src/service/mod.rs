@@ -14,11 +14,13 @@ use tokio::task::JoinSet;
 
 pub use request::{ProcessRequest, parse_clear, parse_payload};
 
-use crate::envelope::{ServerKey, associated_data, content_hash_matches, open_json};
+use crate::envelope::{
+    AesKey, Cipher, ServerKey, associated_data, content_hash_matches, open_json,
+};
 use crate::error::{Error, ErrorKind, Result};
-use crate::pipeline::Pipeline;
+use crate::pipeline::{InnerPayload, Pipeline};
 use crate::store::{Inserted, NewTask, StoreStats, TaskStore};
-use crate::types::TaskState;
+use crate::types::{TaskKey, TaskState};
 
 /// Settings of a [`TaskService`].
 #[derive(Debug, Clone)]
@@ -89,7 +91,8 @@ struct Inner {
     /// Wakes an idle worker when a task is queued.
     wake: Notify,
     shutdown: watch::Sender<bool>,
-    tasks: Mutex<Option<JoinSet<()>>>,
+    /// The workers and the sweeper: `None` before start, empty after shutdown.
+    background: Mutex<Option<JoinSet<()>>>,
 }
 
 impl fmt::Debug for TaskService {
@@ -119,7 +122,7 @@ impl TaskService {
                 config,
                 wake: Notify::new(),
                 shutdown,
-                tasks: Mutex::new(None),
+                background: Mutex::new(None),
             }),
         }
     }
@@ -132,9 +135,9 @@ impl TaskService {
     pub async fn start(&self) -> Result<()> {
         let inner = &self.inner;
         if inner
-            .tasks
+            .background
             .lock()
-            .map(|tasks| tasks.is_some())
+            .map(|background| background.is_some())
             .unwrap_or(true)
         {
             return Err(Error::new(
@@ -159,7 +162,7 @@ impl TaskService {
         let sweeper = Arc::clone(inner);
         tasks.spawn(async move { worker::run_sweeper(sweeper).await });
 
-        if let Ok(mut slot) = inner.tasks.lock() {
+        if let Ok(mut slot) = inner.background.lock() {
             *slot = Some(tasks);
         }
         tracing::info!(workers = inner.config.workers, "task service started");
@@ -206,11 +209,13 @@ impl TaskService {
                 "SHA256 is not the SHA-256 of content: hash the base64 content text exactly as sent",
             ));
         }
-        let aes_key = inner.key.unwrap_key(wrapped_key)?;
-        let aad = associated_data(&key.client_id, key.kind);
-        let payload = open_json(&aes_key, request.cipher, content, &aad)?;
-        parse_payload(key.kind, &payload, inner.config.max_pages)?;
-        drop(payload);
+        let sealed = SealedPayload {
+            key: key.clone(),
+            cipher: request.cipher,
+            content: content.clone(),
+            wrapped_key: wrapped_key.clone(),
+        };
+        open_payload(inner, sealed).await?;
 
         let task = NewTask {
             key: key.clone(),
@@ -251,7 +256,7 @@ impl TaskService {
         let inner = &self.inner;
         inner.shutdown.send_replace(true);
         let tasks = inner
-            .tasks
+            .background
             .lock()
             .ok()
             .and_then(|mut slot| slot.replace(JoinSet::new()));
@@ -299,4 +304,37 @@ impl TaskService {
     pub async fn ready(&self) -> Result<()> {
         self.inner.store.ping().await
     }
+}
+
+/// A task's client-sent ciphertext and wrapped key.
+struct SealedPayload {
+    key: TaskKey,
+    cipher: Cipher,
+    content: String,
+    wrapped_key: String,
+}
+
+/// Unwraps the AES key, decrypts the content and checks the payload's
+/// structure on the blocking thread pool, because RSA and AES over megabytes
+/// of pages would stall the async runtime.
+async fn open_payload(inner: &Inner, sealed: SealedPayload) -> Result<(AesKey, InnerPayload)> {
+    let server_key = Arc::clone(&inner.key);
+    let max_pages = inner.config.max_pages;
+
+    let opened = tokio::task::spawn_blocking(move || {
+        let aes_key = server_key.unwrap_key(&sealed.wrapped_key)?;
+        let aad = associated_data(&sealed.key.client_id, sealed.key.kind);
+        let value = open_json(&aes_key, sealed.cipher, &sealed.content, &aad)?;
+        let payload = parse_payload(sealed.key.kind, &value, max_pages)?;
+        Ok((aes_key, payload))
+    })
+    .await;
+
+    opened.map_err(|err| {
+        Error::new(
+            ErrorKind::ProcessingError,
+            "decrypting the content panicked or was cancelled",
+        )
+        .with_source(err)
+    })?
 }
