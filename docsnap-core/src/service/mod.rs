@@ -185,7 +185,7 @@ impl TaskService {
         let key = &request.key;
         let now = SystemTime::now();
 
-        // An existing task answers without its content being looked at again.
+        // A request for an existing task gets its state; content is not checked again.
         if let Some(state) = inner.store.touch(key, now).await? {
             tracing::debug!(task = %key, "polled");
             return Ok(state);
@@ -285,12 +285,12 @@ impl TaskService {
         tracing::info!("task service stopped");
     }
 
-    /// The server's RSA key, whose public half clients wrap their AES keys with.
+    /// Returns the server's RSA key, whose public half clients wrap their AES keys with.
     pub fn server_key(&self) -> &ServerKey {
         &self.inner.key
     }
 
-    /// The service's settings.
+    /// Returns the service's settings.
     pub fn config(&self) -> &ServiceConfig {
         &self.inner.config
     }
