@@ -16,8 +16,8 @@ pub const AES_KEY_LENGTHS: [usize; 3] = [16, 24, 32];
 pub struct AesKey(Zeroizing<Vec<u8>>);
 
 impl AesKey {
-    /// Wraps raw key bytes; errors with `InvalidRequest` unless they are 16,
-    /// 24 or 32 bytes long.
+    /// Wraps raw key bytes, which must be 16, 24 or 32 bytes long, or else
+    /// returns an `InvalidRequest` error.
     pub fn new(bytes: Vec<u8>) -> Result<Self> {
         let bytes = Zeroizing::new(bytes);
         check_length(bytes.len())?;
@@ -70,6 +70,7 @@ pub(crate) fn fill_random(buf: &mut [u8]) -> Result<()> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

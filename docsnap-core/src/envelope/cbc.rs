@@ -30,8 +30,8 @@ pub(super) fn decrypt(key: &[u8], data: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
     Some(plaintext)
 }
 
-/// Encrypts with PKCS#7 padding under `iv`, returning `IV || ciphertext`;
-/// `None` for a key that is not 16, 24 or 32 bytes.
+/// Encrypts with PKCS#7 padding under `iv` and returns `IV || ciphertext`,
+/// or `None` for a key that is not 16, 24 or 32 bytes.
 pub(super) fn encrypt(key: &[u8], iv: &[u8; IV_LEN], plaintext: &[u8]) -> Option<Vec<u8>> {
     let ciphertext = match key.len() {
         16 => encrypt_padded::<cbc::Encryptor<Aes128>>(key, iv, plaintext),
@@ -46,7 +46,7 @@ pub(super) fn encrypt(key: &[u8], iv: &[u8; IV_LEN], plaintext: &[u8]) -> Option
     Some(sealed)
 }
 
-/// Splits off the IV; the ciphertext must be at least one whole block.
+/// Splits off the IV, provided the rest is a whole number of blocks (at least one).
 fn split_iv(data: &[u8]) -> Option<(&[u8], &[u8])> {
     let (iv, ciphertext) = data.split_at_checked(IV_LEN)?;
     let aligned = !ciphertext.is_empty() && ciphertext.len() % BLOCK_LEN == 0;
@@ -75,7 +75,7 @@ fn encrypt_padded<M: KeyIvInit + BlockModeEncrypt>(
 /// Returns the length without PKCS#7 padding, or `None` if the padding is
 /// invalid. It inspects the whole last block without branching on its
 /// bytes, so the time taken does not depend on where the padding breaks.
-// NOTE: branch-free in the source only; the compiler gives no
+// NOTE: branch-free in the source only, because the compiler gives no
 // constant-time guarantee. The uniform error is the main defence.
 fn unpadded_len(plaintext: &[u8]) -> Option<usize> {
     let last_block = plaintext.get(plaintext.len().checked_sub(BLOCK_LEN)?..)?;
@@ -92,6 +92,7 @@ fn unpadded_len(plaintext: &[u8]) -> Option<usize> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

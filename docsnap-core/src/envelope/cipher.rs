@@ -11,8 +11,8 @@ use crate::error::{Error, ErrorKind};
 /// `cipher` field, where an absent field means [`Cipher::Cbc`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub enum Cipher {
-    /// AES-CBC with PKCS#7 padding and a 16-byte IV; the key may be 16, 24
-    /// or 32 bytes. Unauthenticated, kept for the existing clients.
+    /// AES-CBC with PKCS#7 padding and a 16-byte IV, under a 16, 24 or 32
+    /// byte key. It is unauthenticated and kept for the existing clients.
     #[default]
     Cbc,
     /// AES-256-GCM with a 12-byte nonce, a 16-byte tag and
@@ -21,7 +21,7 @@ pub enum Cipher {
 }
 
 impl Cipher {
-    /// The spelling in the request's `cipher` field.
+    /// Returns the spelling of the request's `cipher` field.
     pub fn as_str(self) -> &'static str {
         match self {
             Cipher::Cbc => "CBC",
@@ -81,6 +81,7 @@ pub enum Mgf1Digest {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -58,6 +58,28 @@ pub fn wrap_key(public_key_pem: &str, key: &AesKey, mgf1: Mgf1Digest) -> Result<
 /// payload's JSON under `cipher`, hashes the content and wraps the key.
 ///
 /// Returns the key as well, because the client needs it to open the result.
+///
+/// ```
+/// use docsnap_core::envelope::{Cipher, Mgf1Digest, ServerKey, associated_data, open_json, seal_request};
+/// use docsnap_core::types::TaskKind;
+///
+/// let server = ServerKey::generate()?;
+/// let payload = serde_json::json!({"to_process": ["aGVsbG8="]});
+/// let (request, _key) = seal_request(
+///     &server.public_key_pem(),
+///     "client-1",
+///     TaskKind::Doc,
+///     Cipher::A256Gcm,
+///     &payload,
+///     Mgf1Digest::Sha256,
+/// )?;
+///
+/// // The server's side: unwrap the key, then open the content.
+/// let key = server.unwrap_key(&request.aes_key)?;
+/// let aad = associated_data("client-1", TaskKind::Doc);
+/// assert_eq!(open_json(&key, Cipher::A256Gcm, &request.content, &aad)?, payload);
+/// # Ok::<(), docsnap_core::Error>(())
+/// ```
 pub fn seal_request(
     public_key_pem: &str,
     client_id: &str,
@@ -105,6 +127,7 @@ fn parse_public_key(pem: &str) -> Result<PublicKey> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::envelope::{ServerKey, open, open_json};

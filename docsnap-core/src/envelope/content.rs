@@ -41,7 +41,7 @@ pub fn open_json(key: &AesKey, cipher: Cipher, content_b64: &str, aad: &[u8]) ->
         Cipher::A256Gcm => {
             let plaintext = open_gcm(key, content_b64, aad)?;
             serde_json::from_slice(&plaintext).map_err(|error| {
-                // Only the position: serde_json messages can quote the input.
+                // Only the position, because serde_json messages can quote the input.
                 Error::new(
                     ErrorKind::InvalidJson,
                     format!(
@@ -55,8 +55,8 @@ pub fn open_json(key: &AesKey, cipher: Cipher, content_b64: &str, aad: &[u8]) ->
     }
 }
 
-/// Decrypts `content_b64` to raw bytes, as a client reads a result; every
-/// failure is `AesDecryptionFailed`. `aad` is ignored under CBC.
+/// Decrypts `content_b64` to raw bytes, as a client reads a result. Every
+/// failure is `AesDecryptionFailed`, and `aad` is ignored under CBC.
 pub fn open(key: &AesKey, cipher: Cipher, content_b64: &str, aad: &[u8]) -> Result<Vec<u8>> {
     let mut plaintext = match cipher {
         Cipher::Cbc => decode_base64(content_b64)
@@ -64,7 +64,7 @@ pub fn open(key: &AesKey, cipher: Cipher, content_b64: &str, aad: &[u8]) -> Resu
             .ok_or_else(cbc_failure)?,
         Cipher::A256Gcm => open_gcm(key, content_b64, aad)?,
     };
-    // The caller owns the plaintext from here; the emptied buffer is zeroed.
+    // The plaintext moves out without copying, and from here the caller must clear it.
     Ok(std::mem::take(&mut *plaintext))
 }
 
@@ -153,6 +153,7 @@ fn check_gcm_key(key: &AesKey, kind: ErrorKind) -> Result<()> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

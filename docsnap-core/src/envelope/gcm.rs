@@ -11,8 +11,8 @@ const TAG_LEN: usize = 16;
 /// The only key size A256GCM allows, in bytes.
 pub(super) const KEY_LEN: usize = 32;
 
-/// Checks the tag over `aad` and the ciphertext, then decrypts; `None` for a
-/// wrong tag, a short input or a key that is not 32 bytes.
+/// Checks the tag over `aad` and the ciphertext, then decrypts. Returns
+/// `None` for a wrong tag, a short input or a key that is not 32 bytes.
 pub(super) fn decrypt(key: &[u8], data: &[u8], aad: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
     if data.len() < NONCE_LEN + TAG_LEN {
         return None;
@@ -29,8 +29,8 @@ pub(super) fn decrypt(key: &[u8], data: &[u8], aad: &[u8]) -> Option<Zeroizing<V
     Some(Zeroizing::new(plaintext))
 }
 
-/// Encrypts under `nonce`, returning `nonce || ciphertext || tag`; `None`
-/// for a key that is not 32 bytes.
+/// Encrypts under `nonce` and returns `nonce || ciphertext || tag`, or
+/// `None` for a key that is not 32 bytes.
 pub(super) fn encrypt(
     key: &[u8],
     nonce: &[u8; NONCE_LEN],
@@ -51,6 +51,7 @@ pub(super) fn encrypt(
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

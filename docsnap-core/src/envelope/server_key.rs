@@ -89,13 +89,13 @@ impl ServerKey {
         Ok(key)
     }
 
-    /// The public key as SPKI PEM (`BEGIN PUBLIC KEY`), which clients use to
-    /// wrap their AES keys.
+    /// Returns the public key as SPKI PEM (`BEGIN PUBLIC KEY`), which clients
+    /// use to wrap their AES keys.
     pub fn public_key_pem(&self) -> String {
         self.public_key_pem.clone()
     }
 
-    /// Lowercase hex SHA-256 of the public key's SPKI DER encoding.
+    /// Returns the lowercase hex SHA-256 of the public key's SPKI DER encoding.
     pub fn fingerprint(&self) -> String {
         self.fingerprint.clone()
     }
@@ -131,7 +131,7 @@ impl ServerKey {
             return Err(Error::new(
                 ErrorKind::InvalidConfig,
                 format!(
-                    "the RSA key has {bits} bits: expected at least {KEY_BITS}; \
+                    "the RSA key has {bits} bits, but at least {KEY_BITS} are required: \
                      generate a new key with `openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048`"
                 ),
             ));
@@ -208,7 +208,7 @@ fn create_data_dir(data_dir: &Path) -> Result<()> {
         .map_err(|error| io_failure("creating the data directory", data_dir, error))
 }
 
-/// Reads the private key file; `None` if it does not exist.
+/// Reads the private key file, or returns `None` if it does not exist.
 fn load_key_file(path: &Path) -> Result<Option<ServerKey>> {
     let metadata = match fs::metadata(path) {
         Ok(metadata) => metadata,
@@ -272,7 +272,7 @@ fn generate_key_file(path: &Path) -> Result<ServerKey> {
     let mut file = match options.open(path) {
         Ok(file) => file,
         Err(error) if error.kind() == io::ErrorKind::AlreadyExists => {
-            // Another process created the key after our check: use that one.
+            // Another process created the key after our check, so use that one.
             return load_key_file(path)?.ok_or_else(|| {
                 io_failure(
                     "reading the server key file",
@@ -291,7 +291,7 @@ fn generate_key_file(path: &Path) -> Result<ServerKey> {
     Ok(key)
 }
 
-/// Writes the public key PEM unless the file already holds it.
+/// Writes the public key PEM unless the file already contains it.
 fn write_public_key_file(path: &Path, pem: &str) -> Result<()> {
     if fs::read_to_string(path).is_ok_and(|existing| existing == pem) {
         return Ok(());
@@ -300,6 +300,7 @@ fn write_public_key_file(path: &Path, pem: &str) -> Result<()> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::envelope::{Mgf1Digest, wrap_key};
@@ -349,6 +350,15 @@ mod tests {
             let error = ServerKey::from_pem(pem).unwrap_err();
             assert_eq!(error.kind(), ErrorKind::InvalidConfig, "{pem:?}");
         }
+    }
+
+    #[test]
+    fn short_rsa_key_is_rejected() {
+        let short = PrivateKey::new(&mut SysRng, 1024).unwrap();
+        let error = ServerKey::from_private_key(short).unwrap_err();
+
+        assert_eq!(error.kind(), ErrorKind::InvalidConfig);
+        assert!(error.message().contains("1024 bits"), "{}", error.message());
     }
 
     #[test]
