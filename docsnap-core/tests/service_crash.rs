@@ -45,8 +45,8 @@ fn killed_while_queued_resumes() {
     crash_and_resume("killed_while_queued_resumes", "queue", "queued");
 }
 
-/// The parent: seal a request, let a child submit it and die, then let a
-/// second child finish it, and open the result with the client's key.
+/// Runs the parent's part: seals a request, lets a child submit it and die, lets a
+/// second child finish it, and opens the result with the client's key.
 fn crash_and_resume(test_name: &str, first_mode: &str, state_at_kill: &str) {
     let dir = tempfile::tempdir().unwrap();
     install_server_key(dir.path());
@@ -121,13 +121,10 @@ fn wait_for_line(child: &mut Child, prefix: &str) -> String {
     let wanted = prefix.to_owned();
     std::thread::spawn(move || {
         let mut lines = BufReader::new(stdout).lines();
-        let found = lines
-            .by_ref()
-            .map_while(Result::ok)
-            .find_map(|line| {
-                let start = line.find(&wanted)?;
-                Some(line[start + wanted.len()..].to_owned())
-            });
+        let found = lines.by_ref().map_while(Result::ok).find_map(|line| {
+            let start = line.find(&wanted)?;
+            Some(line[start + wanted.len()..].to_owned())
+        });
         let _ = sender.send(found);
         // Keep draining, so the child never blocks on a full pipe.
         lines.for_each(drop);
@@ -166,7 +163,7 @@ impl Pipeline for Announcing {
     }
 }
 
-/// The child: `queue` submits with no workers, `hang` submits and runs a
+/// Runs the child's part: `queue` submits with no workers, `hang` submits and runs a
 /// pipeline that never ends, `resume` starts workers and polls to the end.
 fn run_child(mode: &str) {
     let dir = std::path::PathBuf::from(std::env::var(DIR_ENV).unwrap());
