@@ -134,19 +134,30 @@ impl TaskService {
     /// was already started.
     pub async fn start(&self) -> Result<()> {
         let inner = &self.inner;
-        if inner
-            .background
-            .lock()
-            .map(|background| background.is_some())
-            .unwrap_or(true)
-        {
+        // Claim the slot before any await, so two racing starts cannot both pass.
+        let claimed = inner.background.lock().ok().is_some_and(|mut slot| {
+            let free = slot.is_none();
+            if free {
+                *slot = Some(JoinSet::new());
+            }
+            free
+        });
+        if !claimed {
             return Err(Error::new(
                 ErrorKind::InvalidConfig,
                 "the task service is already started (or was shut down): create a new TaskService",
             ));
         }
 
-        let requeued = inner.store.requeue_running().await?;
+        let requeued = match inner.store.requeue_running().await {
+            Ok(requeued) => requeued,
+            Err(err) => {
+                if let Ok(mut slot) = inner.background.lock() {
+                    *slot = None;
+                }
+                return Err(err);
+            }
+        };
         if requeued > 0 {
             tracing::warn!(
                 requeued,
