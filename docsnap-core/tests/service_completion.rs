@@ -344,3 +344,64 @@ async fn ready_and_stats_report_store() {
     assert!(stats.oldest_queued_age.is_some());
     assert_eq!(service.server_key().public_key_pem(), client.public_key_pem);
 }
+
+#[tokio::test]
+async fn no_plaintext_reaches_the_database() {
+    const MARKER: &str = "PLAINTEXT-MARKER-5f1c";
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(SqliteStore::open(dir.path()).unwrap());
+    let db_path = store.path().to_path_buf();
+    let service = service(store, FakePipeline::new(), test_config(1));
+    service.start().await.unwrap();
+    let client = Client::new("client-a");
+    // The marker is in the payload and, through the fake, in the result.
+    let sealed = client.seal(TaskKind::Doc, Cipher::Cbc, &pages_payload(MARKER));
+
+    let queued = service.submit(&sealed.body).await.unwrap();
+    let queued_bytes = database_bytes(&db_path);
+    let done = wait_final(&service, &client.poll_body(&sealed), LIMIT).await;
+    service.shutdown(LIMIT).await;
+
+    assert_eq!(queued, TaskState::Processing);
+    assert!(
+        !contains(&queued_bytes, MARKER.as_bytes()),
+        "plaintext stored while queued"
+    );
+    let TaskState::Completed { result } = done else {
+        panic!("expected a completed task, got {done:?}");
+    };
+    assert_eq!(
+        client.open_result(&sealed, &result)["first_library_id"],
+        json!(MARKER)
+    );
+    let conn = rusqlite::Connection::open(&db_path).unwrap();
+    let (content, aes_key, stored_result): (Option<String>, Option<String>, String) = conn
+        .query_row("SELECT content, aes_key, result FROM tasks", [], |row| {
+            Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+        })
+        .unwrap();
+    assert_eq!(content, None);
+    assert_eq!(aes_key, None);
+    assert_eq!(stored_result, result);
+    drop(conn);
+    assert!(
+        !contains(&database_bytes(&db_path), MARKER.as_bytes()),
+        "plaintext stored after completion"
+    );
+}
+
+/// Reads the database file and its WAL, where recent writes live.
+fn database_bytes(db_path: &std::path::Path) -> Vec<u8> {
+    let mut bytes = std::fs::read(db_path).unwrap();
+    let wal = db_path.with_extension("db-wal");
+    if let Ok(wal_bytes) = std::fs::read(wal) {
+        bytes.extend(wal_bytes);
+    }
+    bytes
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|window| window == needle)
+}
