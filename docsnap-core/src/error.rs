@@ -163,6 +163,7 @@ impl fmt::Display for ErrorKind {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -597,3 +597,63 @@ fn sqlite_store_reports_unopenable_path() {
     assert_eq!(error.kind(), ErrorKind::Database);
     assert!(error.message().contains("missing-directory"), "{error}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_store_waits_out_a_held_write_lock() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = docsnap_core::store::SqliteOptions {
+        busy_timeout: Duration::from_millis(50),
+        max_connections: 2,
+    };
+    let store = SqliteStore::open_with(dir.path(), options).unwrap();
+    let task_key = key("client-a", "aa11", TaskKind::Doc);
+
+    // Another connection, as another process would, holds the write lock
+    // longer than the busy timeout, so the insert must back off and retry.
+    let path = store.path().to_path_buf();
+    let (locked_sender, locked_receiver) = std::sync::mpsc::channel();
+    let holder = std::thread::spawn(move || {
+        let mut conn = rusqlite::Connection::open(path).unwrap();
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .unwrap();
+        locked_sender.send(()).unwrap();
+        std::thread::sleep(Duration::from_millis(300));
+        tx.commit().unwrap();
+    });
+    locked_receiver.recv().unwrap();
+
+    let inserted = store.insert(new_task(&task_key, at(0))).await.unwrap();
+    holder.join().unwrap();
+
+    assert!(matches!(inserted, Inserted::Created(_)), "{inserted:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_stores_on_one_file_create_one_task() {
+    let dir = tempfile::tempdir().unwrap();
+    let stores: Vec<Arc<dyn TaskStore>> = (0..2)
+        .map(|_| Arc::new(SqliteStore::open(dir.path()).unwrap()) as Arc<dyn TaskStore>)
+        .collect();
+    let task_key = key("client-a", "aa11", TaskKind::Fill);
+
+    let mut racers = tokio::task::JoinSet::new();
+    for index in 0..32 {
+        let store = Arc::clone(&stores[index % 2]);
+        let task = new_task(&task_key, at(0));
+        racers.spawn(async move { store.insert(task).await });
+    }
+    let outcomes: Vec<Inserted> = racers
+        .join_all()
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+
+    let created = outcomes
+        .iter()
+        .filter(|outcome| matches!(outcome, Inserted::Created(_)))
+        .count();
+    assert_eq!(created, 1);
+    assert_eq!(stores[1].stats(at(0)).await.unwrap().queued, 1);
+}

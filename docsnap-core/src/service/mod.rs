@@ -14,11 +14,13 @@ use tokio::task::JoinSet;
 
 pub use request::{ProcessRequest, parse_clear, parse_payload};
 
-use crate::envelope::{ServerKey, associated_data, content_hash_matches, open_json};
+use crate::envelope::{
+    AesKey, Cipher, ServerKey, associated_data, content_hash_matches, open_json,
+};
 use crate::error::{Error, ErrorKind, Result};
-use crate::pipeline::Pipeline;
+use crate::pipeline::{InnerPayload, Pipeline};
 use crate::store::{Inserted, NewTask, StoreStats, TaskStore};
-use crate::types::TaskState;
+use crate::types::{TaskKey, TaskState};
 
 /// Settings of a [`TaskService`].
 #[derive(Debug, Clone)]
@@ -89,7 +91,8 @@ struct Inner {
     /// Wakes an idle worker when a task is queued.
     wake: Notify,
     shutdown: watch::Sender<bool>,
-    tasks: Mutex<Option<JoinSet<()>>>,
+    /// The workers and the sweeper: `None` before start, empty after shutdown.
+    background: Mutex<Option<JoinSet<()>>>,
 }
 
 impl fmt::Debug for TaskService {
@@ -119,7 +122,7 @@ impl TaskService {
                 config,
                 wake: Notify::new(),
                 shutdown,
-                tasks: Mutex::new(None),
+                background: Mutex::new(None),
             }),
         }
     }
@@ -131,19 +134,30 @@ impl TaskService {
     /// was already started.
     pub async fn start(&self) -> Result<()> {
         let inner = &self.inner;
-        if inner
-            .tasks
-            .lock()
-            .map(|tasks| tasks.is_some())
-            .unwrap_or(true)
-        {
+        // Claim the slot before any await, so two racing starts cannot both pass.
+        let claimed = inner.background.lock().ok().is_some_and(|mut slot| {
+            let free = slot.is_none();
+            if free {
+                *slot = Some(JoinSet::new());
+            }
+            free
+        });
+        if !claimed {
             return Err(Error::new(
                 ErrorKind::InvalidConfig,
                 "the task service is already started (or was shut down): create a new TaskService",
             ));
         }
 
-        let requeued = inner.store.requeue_running().await?;
+        let requeued = match inner.store.requeue_running().await {
+            Ok(requeued) => requeued,
+            Err(err) => {
+                if let Ok(mut slot) = inner.background.lock() {
+                    *slot = None;
+                }
+                return Err(err);
+            }
+        };
         if requeued > 0 {
             tracing::warn!(
                 requeued,
@@ -159,7 +173,7 @@ impl TaskService {
         let sweeper = Arc::clone(inner);
         tasks.spawn(async move { worker::run_sweeper(sweeper).await });
 
-        if let Ok(mut slot) = inner.tasks.lock() {
+        if let Ok(mut slot) = inner.background.lock() {
             *slot = Some(tasks);
         }
         tracing::info!(workers = inner.config.workers, "task service started");
@@ -182,7 +196,7 @@ impl TaskService {
         let key = &request.key;
         let now = SystemTime::now();
 
-        // An existing task answers without its content being looked at again.
+        // A request for an existing task gets its state; content is not checked again.
         if let Some(state) = inner.store.touch(key, now).await? {
             tracing::debug!(task = %key, "polled");
             return Ok(state);
@@ -206,11 +220,13 @@ impl TaskService {
                 "SHA256 is not the SHA-256 of content: hash the base64 content text exactly as sent",
             ));
         }
-        let aes_key = inner.key.unwrap_key(wrapped_key)?;
-        let aad = associated_data(&key.client_id, key.kind);
-        let payload = open_json(&aes_key, request.cipher, content, &aad)?;
-        parse_payload(key.kind, &payload, inner.config.max_pages)?;
-        drop(payload);
+        let sealed = SealedPayload {
+            key: key.clone(),
+            cipher: request.cipher,
+            content: content.clone(),
+            wrapped_key: wrapped_key.clone(),
+        };
+        open_payload(inner, sealed).await?;
 
         let task = NewTask {
             key: key.clone(),
@@ -251,7 +267,7 @@ impl TaskService {
         let inner = &self.inner;
         inner.shutdown.send_replace(true);
         let tasks = inner
-            .tasks
+            .background
             .lock()
             .ok()
             .and_then(|mut slot| slot.replace(JoinSet::new()));
@@ -280,12 +296,12 @@ impl TaskService {
         tracing::info!("task service stopped");
     }
 
-    /// The server's RSA key, whose public half clients wrap their AES keys with.
+    /// Returns the server's RSA key, whose public half clients wrap their AES keys with.
     pub fn server_key(&self) -> &ServerKey {
         &self.inner.key
     }
 
-    /// The service's settings.
+    /// Returns the service's settings.
     pub fn config(&self) -> &ServiceConfig {
         &self.inner.config
     }
@@ -299,4 +315,37 @@ impl TaskService {
     pub async fn ready(&self) -> Result<()> {
         self.inner.store.ping().await
     }
+}
+
+/// A task's client-sent ciphertext and wrapped key.
+struct SealedPayload {
+    key: TaskKey,
+    cipher: Cipher,
+    content: String,
+    wrapped_key: String,
+}
+
+/// Unwraps the AES key, decrypts the content and checks the payload's
+/// structure on the blocking thread pool, because RSA and AES over megabytes
+/// of pages would stall the async runtime.
+async fn open_payload(inner: &Inner, sealed: SealedPayload) -> Result<(AesKey, InnerPayload)> {
+    let server_key = Arc::clone(&inner.key);
+    let max_pages = inner.config.max_pages;
+
+    let opened = tokio::task::spawn_blocking(move || {
+        let aes_key = server_key.unwrap_key(&sealed.wrapped_key)?;
+        let aad = associated_data(&sealed.key.client_id, sealed.key.kind);
+        let value = open_json(&aes_key, sealed.cipher, &sealed.content, &aad)?;
+        let payload = parse_payload(sealed.key.kind, &value, max_pages)?;
+        Ok((aes_key, payload))
+    })
+    .await;
+
+    opened.map_err(|err| {
+        Error::new(
+            ErrorKind::ProcessingError,
+            "decrypting the content panicked or was cancelled",
+        )
+        .with_source(err)
+    })?
 }

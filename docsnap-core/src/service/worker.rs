@@ -5,9 +5,8 @@ use std::time::{Duration, SystemTime};
 
 use tokio::task::AbortHandle;
 
-use super::Inner;
-use super::request::parse_payload;
-use crate::envelope::{associated_data, open_json, seal};
+use super::{Inner, SealedPayload, open_payload};
+use crate::envelope::{associated_data, seal};
 use crate::error::{Error, ErrorKind};
 use crate::pipeline::InnerPayload;
 use crate::store::{ClaimedTask, Finished, Outcome};
@@ -121,14 +120,16 @@ async fn compute(inner: &Inner, task: ClaimedTask) -> Result<String, ErrorKind> 
         err.kind()
     };
 
-    let aes_key = inner
-        .key
-        .unwrap_key(&task.wrapped_key)
-        .map_err(|err| failed("unwrapping the stored key", err))?;
-    let aad = associated_data(&key.client_id, key.kind);
-    let payload = open_json(&aes_key, task.cipher, &task.content, &aad)
-        .and_then(|value| parse_payload(key.kind, &value, inner.config.max_pages))
+    let sealed = SealedPayload {
+        key: key.clone(),
+        cipher: task.cipher,
+        content: task.content,
+        wrapped_key: task.wrapped_key,
+    };
+    let (aes_key, payload) = open_payload(inner, sealed)
+        .await
         .map_err(|err| failed("decrypting the stored content", err))?;
+    let aad = associated_data(&key.client_id, key.kind);
 
     let result = run_pipeline(inner, key, payload).await?;
 

@@ -2,7 +2,7 @@
 //!
 //! A store keeps only what the client sent (the encrypted `content` and the
 //! RSA-wrapped AES key) until a task finishes, then only the sealed result or
-//! the error code. It never sees plaintext.
+//! the error code. It never receives plaintext.
 
 mod memory;
 mod sqlite;
@@ -93,7 +93,7 @@ impl fmt::Debug for ClaimedTask {
     }
 }
 
-/// How a task ended.
+/// The end state a worker stores for a task.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
     /// The sealed result, ready to send.
@@ -114,7 +114,7 @@ pub enum Finished {
     Missing,
 }
 
-/// Which tasks [`TaskStore::clear`] deletes.
+/// The set of tasks that [`TaskStore::clear`] deletes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ClearScope {
     /// Every task of the client.
@@ -148,8 +148,8 @@ pub struct StoreStats {
 
 /// Persistent task state shared by the service's submit path and workers.
 ///
-/// Every method is atomic, and concurrent calls never fail because another
-/// call holds a lock. Times are passed in by the caller so that retention and
+/// Every method is atomic. A call that finds another call holding a lock
+/// waits and retries instead of failing at once. Times are passed in by the caller so that retention and
 /// timeouts are testable without waiting.
 #[async_trait]
 pub trait TaskStore: Send + Sync + fmt::Debug {
@@ -170,6 +170,10 @@ pub trait TaskStore: Send + Sync + fmt::Debug {
 
     /// Puts tasks left running by a crashed process back in the queue and
     /// returns how many. Call once at start, before any worker claims.
+    ///
+    /// NOTE: this assumes one process with workers per store. A second such
+    /// process starting would requeue tasks the first is still running, and
+    /// both would run them; the first result stored wins.
     async fn requeue_running(&self) -> Result<u64>;
 
     /// Deletes tasks and returns how many.
@@ -240,8 +244,8 @@ fn failed_state(code: &str) -> TaskState {
     TaskState::Failed { error }
 }
 
-/// The stored label of a cipher; the store's own spelling, independent of
-/// how the envelope parses the protocol field.
+/// Converts a cipher to the store's own label, which stays fixed even if the
+/// protocol's spelling of the field changes.
 fn cipher_label(cipher: Cipher) -> &'static str {
     match cipher {
         Cipher::Cbc => "CBC",

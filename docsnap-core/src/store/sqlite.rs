@@ -69,10 +69,10 @@ impl Default for SqliteOptions {
     }
 }
 
-/// A [`TaskStore`] in a SQLite file, safe to share between processes.
+/// A [`TaskStore`] in a SQLite file, which several processes may open at once.
 ///
-/// Calls run on tokio's blocking thread pool, so the async runtime never
-/// waits on disk or on a lock.
+/// Trait calls run on tokio's blocking thread pool, so they never block the
+/// runtime's worker threads. [`SqliteStore::open`] blocks; call it at startup.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: Arc<Pool>,
@@ -127,7 +127,7 @@ impl SqliteStore {
         })
     }
 
-    /// The database file.
+    /// Returns the database file's path.
     pub fn path(&self) -> &Path {
         &self.pool.path
     }
@@ -214,8 +214,8 @@ fn configure(conn: &Connection, options: &SqliteOptions) -> rusqlite::Result<()>
         );
     }
     conn.pragma_update(None, "synchronous", "NORMAL")?;
-    // Overwrite freed pages, so a ciphertext dropped at finish does not
-    // linger in the file.
+    // Zero deleted content, so a ciphertext dropped at finish does not linger
+    // in the database file. The WAL keeps old frames until the next checkpoint.
     conn.pragma_update(None, "secure_delete", "ON")?;
     Ok(())
 }
