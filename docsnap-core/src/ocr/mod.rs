@@ -6,6 +6,8 @@ pub mod order;
 mod pages;
 
 pub use intake::{IntakeLimits, decode_page, decode_pages};
+#[cfg(feature = "bundled-models")]
+pub use ocrs_engine::bundled;
 pub use ocrs_engine::{ModelSource, OcrsConfig, OcrsEngine};
 pub use pages::{join_pages, recognize_pages};
 
