@@ -68,14 +68,7 @@ pub fn decode_page(bytes: &[u8], index: usize, limits: &IntakeLimits) -> Result<
     }
 
     let format = sniff_format(bytes).map_err(invalid)?;
-    if format == ImageFormat::Tiff
-        && let Some(count) = count_tiff_pages(bytes)
-        && count > 1
-    {
-        return Err(invalid(format!(
-            "the TIFF holds {count} pages; send each page as its own image"
-        )));
-    }
+    check_container(bytes, format, limits).map_err(invalid)?;
 
     // Decoders for untrusted input have panicked on malformed files before,
     // so a panic is turned into a rejection of this page only.
@@ -126,6 +119,117 @@ fn sniff_format(bytes: &[u8]) -> std::result::Result<ImageFormat, String> {
                 .into(),
         ),
     }
+}
+
+/// Checks what the decoders let pass: a JPEG cut short (zune-jpeg fills the
+/// missing part with grey), a GIF whose declared canvas breaks the pixel
+/// limit (its decoder fails before reporting dimensions) and a TIFF with
+/// several pages (only the first would be decoded).
+fn check_container(
+    bytes: &[u8],
+    format: ImageFormat,
+    limits: &IntakeLimits,
+) -> std::result::Result<(), String> {
+    match format {
+        ImageFormat::Jpeg if !jpeg_has_end_of_image(bytes) => Err(
+            "truncated JPEG; the file ends before its end-of-image marker, send the complete image"
+                .into(),
+        ),
+        ImageFormat::Gif => {
+            let (width, height) = gif_max_dimensions(bytes)
+                .ok_or_else(|| "truncated GIF; the file ends inside its headers".to_string())?;
+            check_pixels(width, height, limits)
+        }
+        ImageFormat::Tiff => match count_tiff_pages(bytes) {
+            Some(count) if count > 1 => Err(format!(
+                "the TIFF holds {count} pages; send each page as its own image"
+            )),
+            _ => Ok(()),
+        },
+        _ => Ok(()),
+    }
+}
+
+/// Whether an end-of-image marker follows the main image's start of scan.
+/// The walk skips whole marker segments, so the markers of an EXIF thumbnail
+/// inside APP1 do not count, and entropy-coded data cannot contain the marker.
+fn jpeg_has_end_of_image(bytes: &[u8]) -> bool {
+    const START_OF_SCAN: u8 = 0xDA;
+    let mut at = 2;
+    loop {
+        let marker = match bytes.get(at..at + 2) {
+            Some(&[0xFF, marker]) => marker,
+            _ => return false,
+        };
+        match marker {
+            // Fill byte before a marker.
+            0xFF => at += 1,
+            START_OF_SCAN => break,
+            // Markers without a length field.
+            0x01 | 0xD0..=0xD7 => at += 2,
+            _ => {
+                let Some(&[high, low]) = bytes.get(at + 2..at + 4) else {
+                    return false;
+                };
+                at += 2 + usize::from(u16::from_be_bytes([high, low]));
+            }
+        }
+    }
+    bytes[at..].windows(2).any(|pair| pair == [0xFF, 0xD9])
+}
+
+/// Returns the size a GIF needs to be drawn: its canvas, grown to hold the
+/// first frame at its offset, found by walking the blocks up to the first
+/// image descriptor.
+fn gif_max_dimensions(bytes: &[u8]) -> Option<(u32, u32)> {
+    let read_u16 = |at: usize| -> Option<u32> {
+        let &[low, high] = bytes.get(at..at + 2)? else {
+            return None;
+        };
+        Some(u32::from(u16::from_le_bytes([low, high])))
+    };
+    let (canvas_width, canvas_height) = (read_u16(6)?, read_u16(8)?);
+
+    const HEADER_LEN: usize = 13;
+    let flags = *bytes.get(10)?;
+    let global_table_len = if flags & 0x80 != 0 {
+        3 << ((flags & 0x07) + 1)
+    } else {
+        0
+    };
+    let mut at = HEADER_LEN + global_table_len;
+    loop {
+        match *bytes.get(at)? {
+            // Extension: introducer, label, then sub-blocks up to a zero length.
+            0x21 => {
+                at += 2;
+                loop {
+                    let len = usize::from(*bytes.get(at)?);
+                    at += 1 + len;
+                    if len == 0 {
+                        break;
+                    }
+                }
+            }
+            0x2C => {
+                let right = read_u16(at + 1)? + read_u16(at + 5)?;
+                let bottom = read_u16(at + 3)? + read_u16(at + 7)?;
+                return Some((canvas_width.max(right), canvas_height.max(bottom)));
+            }
+            // Trailer or an unknown block: the decoder reports what is wrong.
+            _ => return Some((canvas_width, canvas_height)),
+        }
+    }
+}
+
+fn check_pixels(width: u32, height: u32, limits: &IntakeLimits) -> std::result::Result<(), String> {
+    if u64::from(width) * u64::from(height) > limits.max_pixels {
+        return Err(format!(
+            "{width}x{height} pixels exceeds the limit of {} megapixels; send a smaller image",
+            limits.max_pixels / 1_000_000
+        ));
+    }
+    Ok(())
 }
 
 /// Returns the major brand of an ISO base media file (HEIC, HEIF, AVIF), whose
@@ -196,14 +300,8 @@ fn decode_oriented(
         .map_err(|error| describe_decode_error(name, &error))?;
 
     let (width, height) = decoder.dimensions();
-    let pixels = u64::from(width) * u64::from(height);
-    if pixels > limits.max_pixels {
-        return Err(format!(
-            "{width}x{height} pixels exceeds the limit of {} megapixels; send a smaller image",
-            limits.max_pixels / 1_000_000
-        ));
-    }
-    if pixels == 0 {
+    check_pixels(width, height, limits)?;
+    if width == 0 || height == 0 {
         return Err(format!("the {name} image has no pixels ({width}x{height})"));
     }
 
@@ -291,8 +389,9 @@ fn is_high_depth(image: &DynamicImage) -> bool {
     image.color().bytes_per_pixel() / image.color().channel_count() > 1
 }
 
-/// Returns the factor that maps the highest colour sample of a 16-bit image
-/// to full scale, for scanners that store 10- or 12-bit data in 16 bits.
+/// Returns the factor that maps the brightest colour sample of a 16-bit
+/// image to full scale, because scanners store 10- or 12-bit data in 16 bits
+/// and a plain conversion to 8 bits turns such pages almost black.
 fn sample_gain(image: &DynamicImage) -> f32 {
     let max_sample = match image {
         DynamicImage::ImageLuma16(pixels) => pixels.as_raw().iter().copied().max(),
@@ -300,18 +399,14 @@ fn sample_gain(image: &DynamicImage) -> f32 {
         DynamicImage::ImageRgb16(pixels) => pixels.as_raw().iter().copied().max(),
         DynamicImage::ImageRgba16(pixels) => pixels
             .pixels()
-            .map(|pixel| pixel.0[..3].iter().copied().max().unwrap_or(0))
+            .filter_map(|pixel| pixel.0[..3].iter().copied().max())
             .max(),
         _ => None,
     };
-    let Some(max_sample) = max_sample.filter(|&max| max > 0) else {
-        return 1.0;
-    };
-
-    // Round up to a whole bit depth so that an image whose brightest pixel is
-    // grey keeps looking grey; never stretch beyond 8 significant bits.
-    let bits = (16 - max_sample.leading_zeros()).max(8);
-    65535.0 / ((1u32 << bits) - 1) as f32
+    match max_sample {
+        Some(max) if max > 0 => 65535.0 / f32::from(max),
+        _ => 1.0,
+    }
 }
 
 /// Chooses white, unless the visible content is mostly light (such as white
