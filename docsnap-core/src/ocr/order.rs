@@ -24,6 +24,9 @@ impl Gutter {
 /// for columns: a column needs a few lines before a gap is a gutter.
 const MIN_BOXES_PER_COLUMN: usize = 3;
 
+/// Widest box, as a share of the region width, that can sit in a column.
+const MAX_COLUMN_SHARE: f32 = 0.6;
+
 /// Nesting limit for columns within columns (three or four columns).
 const MAX_DEPTH: usize = 4;
 
@@ -171,6 +174,17 @@ fn find_gutter(boxes: &[BoundingBox], region: &[usize]) -> Option<Gutter> {
         return None;
     }
 
+    // Lines wider than a column (full-width paragraphs above or below the
+    // columns) cannot show where the gutter is, so only narrower boxes count.
+    let region: Vec<usize> = region
+        .iter()
+        .copied()
+        .filter(|&i| boxes[i].width <= MAX_COLUMN_SHARE * width)
+        .collect();
+    if region.len() < 2 * MIN_BOXES_PER_COLUMN {
+        return None;
+    }
+
     let mut heights: Vec<f32> = region.iter().map(|&i| boxes[i].height).collect();
     heights.sort_by(f32::total_cmp);
     let median_height = heights[heights.len() / 2];
@@ -178,7 +192,7 @@ fn find_gutter(boxes: &[BoundingBox], region: &[usize]) -> Option<Gutter> {
     // Coverage of each whole pixel column of the region by boxes.
     let columns = width.ceil() as usize + 1;
     let mut coverage = vec![0usize; columns];
-    for &i in region {
+    for &i in &region {
         let start = (boxes[i].x - min_x).floor().max(0.0) as usize;
         let end = ((right_edge(&boxes[i]) - min_x).ceil() as usize).min(columns);
         for count in &mut coverage[start..end] {
@@ -211,7 +225,7 @@ fn find_gutter(boxes: &[BoundingBox], region: &[usize]) -> Option<Gutter> {
                     && candidate.left - min_x >= min_column_width
                     && max_x - candidate.right >= min_column_width
                     && wider
-                    && has_columns_on_both_sides(boxes, region, candidate)
+                    && has_columns_on_both_sides(boxes, &region, candidate)
                 {
                     best = Some(candidate);
                 }
