@@ -184,3 +184,25 @@ async fn blank_page_gives_no_lines() {
     let text = engine().recognize(&page).await.unwrap();
     assert!(text.lines.is_empty(), "{:?}", text.lines);
 }
+
+#[tokio::test]
+async fn white_text_on_transparent_reads() {
+    let page = load_page("transparent_white_text.png", 0);
+    let text = engine().recognize(&page).await.unwrap();
+    assert_reads(
+        "transparent_white_text.png",
+        &expected_text("transparent_white_text.txt"),
+        &text.text(),
+    );
+}
+
+#[tokio::test]
+async fn cmyk_jpeg_reads() {
+    let page = load_page("cmyk.jpg", 0);
+    let text = engine().recognize(&page).await.unwrap();
+    assert_reads(
+        "cmyk.jpg",
+        &expected_text("transparent_white_text.txt"),
+        &text.text(),
+    );
+}

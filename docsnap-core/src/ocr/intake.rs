@@ -301,6 +301,15 @@ fn decode_oriented(
 
     let (width, height) = decoder.dimensions();
     check_pixels(width, height, limits)?;
+    // Decoders check `max_alloc` only for their own buffers, not for the
+    // image buffer that `from_decoder` allocates, so that is checked here.
+    if decoder.total_bytes() > limits.max_decoder_alloc {
+        return Err(format!(
+            "the {name} image needs {} bytes to decode, more memory than the limit of {} bytes; send a smaller image",
+            decoder.total_bytes(),
+            limits.max_decoder_alloc
+        ));
+    }
     if width == 0 || height == 0 {
         return Err(format!("the {name} image has no pixels ({width}x{height})"));
     }
