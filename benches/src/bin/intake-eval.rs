@@ -184,9 +184,7 @@ fn expectation_for(folder: &Path, item: &Value) -> Option<Expectation> {
     if extension == "pdf" {
         return Some(Expectation::Reject("unsupported format PDF"));
     }
-    if category.contains("truncated") && extension == "heic"
-        || category.contains("corrupt") && extension == "heic"
-    {
+    if extension == "heic" && (category.contains("truncated") || category.contains("corrupt")) {
         // A damaged HEIC may have lost its `ftyp` box, so any rejection fits.
         return Some(Expectation::Reject("page 0:"));
     }

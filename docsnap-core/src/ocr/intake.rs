@@ -79,7 +79,7 @@ pub fn decode_page(bytes: &[u8], index: usize, limits: &IntakeLimits) -> Result<
                 format_name(format)
             ))
         })?
-        .map_err(|reason| invalid(reason))?;
+        .map_err(invalid)?;
 
     let image = normalise(downscale(decoded, limits.max_side));
     Ok(Page { index, image })
