@@ -9,7 +9,7 @@ use rten_imageproc::{BoundingRect, RotatedRect};
 use tokio::sync::Semaphore;
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::ocr::order::{find_gutters, reading_order, split_line_at_gutters};
+use crate::ocr::order::{find_gutters_in_lines, reading_order, split_line_at_gutters};
 use crate::ocr::{BoundingBox, OcrEngine, Page, PageText, TextLine};
 
 /// The ONNX models that the `bundled-models` feature compiles in: the
@@ -235,7 +235,7 @@ fn recognize_page(
     let mut lines = engine.find_text_lines(&input, &words);
 
     if split_columns {
-        lines = split_lines_at_gutters(&words, lines);
+        lines = split_lines_at_gutters(lines);
     }
 
     let recognized = engine
@@ -271,21 +271,21 @@ fn recognize_page(
 
 /// ocrs groups words into lines across the whole page width, so a line of
 /// the left column and the line beside it in the right column come out as
-/// one; this cuts such lines at the gutters found from the word boxes.
-fn split_lines_at_gutters(
-    words: &[RotatedRect],
-    lines: Vec<Vec<RotatedRect>>,
-) -> Vec<Vec<RotatedRect>> {
-    let word_boxes: Vec<BoundingBox> = words.iter().map(rect_box).collect();
-    let gutters = find_gutters(&word_boxes);
+/// one; this cuts such lines at the gutters found from the word boxes of
+/// all lines.
+fn split_lines_at_gutters(lines: Vec<Vec<RotatedRect>>) -> Vec<Vec<RotatedRect>> {
+    let line_boxes: Vec<Vec<BoundingBox>> = lines
+        .iter()
+        .map(|line| line.iter().map(rect_box).collect())
+        .collect();
+    let gutters = find_gutters_in_lines(&line_boxes);
     if gutters.is_empty() {
         return lines;
     }
 
     let mut split = Vec::with_capacity(lines.len());
-    for line in lines {
-        let boxes: Vec<BoundingBox> = line.iter().map(rect_box).collect();
-        for range in split_line_at_gutters(&boxes, &gutters) {
+    for (line, boxes) in lines.into_iter().zip(&line_boxes) {
+        for range in split_line_at_gutters(boxes, &gutters) {
             split.push(line[range].to_vec());
         }
     }

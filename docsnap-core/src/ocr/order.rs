@@ -30,11 +30,58 @@ const MAX_COLUMN_SHARE: f32 = 0.6;
 /// Nesting limit for columns within columns (three or four columns).
 const MAX_DEPTH: usize = 4;
 
-/// Finds the gutters of a page from its word boxes, outermost first.
-pub fn find_gutters(words: &[BoundingBox]) -> Vec<Gutter> {
+/// Finds the gutters of a page from its lines, each given as its word boxes
+/// from left to right, outermost gutter first.
+///
+/// A line that runs across a gutter is cut at every space wider than one and
+/// a half times the median word height first, so that its two halves show
+/// the gutter instead of covering it.
+pub fn find_gutters_in_lines(lines: &[Vec<BoundingBox>]) -> Vec<Gutter> {
+    let mut heights: Vec<f32> = lines.iter().flatten().map(|word| word.height).collect();
+    if heights.is_empty() {
+        return Vec::new();
+    }
+    heights.sort_by(f32::total_cmp);
+    let min_gap = 1.5 * heights[heights.len() / 2];
+
+    let mut segments = Vec::new();
+    for line in lines {
+        let mut start = 0;
+        for i in 1..=line.len() {
+            let ends_segment = i == line.len() || line[i].x - right_edge(&line[i - 1]) >= min_gap;
+            if ends_segment {
+                segments.push(union(&line[start..i]));
+                start = i;
+            }
+        }
+    }
+    find_gutters(&segments)
+}
+
+fn union(boxes: &[BoundingBox]) -> BoundingBox {
+    let left = boxes.iter().map(|b| b.x).fold(f32::INFINITY, f32::min);
+    let top = boxes.iter().map(|b| b.y).fold(f32::INFINITY, f32::min);
+    let right = boxes
+        .iter()
+        .map(right_edge)
+        .fold(f32::NEG_INFINITY, f32::max);
+    let bottom = boxes
+        .iter()
+        .map(|b| b.y + b.height)
+        .fold(f32::NEG_INFINITY, f32::max);
+    BoundingBox {
+        x: left,
+        y: top,
+        width: right - left,
+        height: bottom - top,
+    }
+}
+
+/// Finds the gutters between boxes (lines or line pieces), outermost first.
+pub fn find_gutters(boxes: &[BoundingBox]) -> Vec<Gutter> {
     let mut gutters = Vec::new();
-    let all: Vec<usize> = (0..words.len()).collect();
-    collect_gutters(words, &all, 0, &mut gutters);
+    let all: Vec<usize> = (0..boxes.len()).collect();
+    collect_gutters(boxes, &all, 0, &mut gutters);
     gutters
 }
 
@@ -58,16 +105,20 @@ fn collect_gutters(boxes: &[BoundingBox], region: &[usize], depth: usize, out: &
 }
 
 /// Splits one line, given as its word boxes from left to right, wherever the
-/// space between two neighbouring words contains a gutter's center.
+/// space between two neighbouring words contains a gutter's center and is at
+/// least half as wide as the gutter.
 pub fn split_line_at_gutters(words: &[BoundingBox], gutters: &[Gutter]) -> Vec<Range<usize>> {
     let mut pieces = Vec::new();
     let mut start = 0;
     for i in 1..words.len() {
         let gap_left = right_edge(&words[i - 1]);
         let gap_right = words[i].x;
+        // A space between words of a full-width line may fall on a gutter
+        // too, but it is much narrower than the gutter.
         let in_gutter = gutters.iter().any(|gutter| {
             let center = gutter.center();
-            gap_left <= center && center <= gap_right
+            let wide = gap_right - gap_left >= 0.5 * (gutter.right - gutter.left);
+            gap_left <= center && center <= gap_right && wide
         });
         if in_gutter {
             pieces.push(start..i);
@@ -354,7 +405,7 @@ mod tests {
     }
 
     #[test]
-    fn gutters_found_from_words() {
+    fn gutters_found_between_words() {
         let mut words = Vec::new();
         for row in 0..5 {
             let y = row as f32 * 30.0;
@@ -365,6 +416,36 @@ mod tests {
         }
         let gutters = find_gutters(&words);
         assert_eq!(gutters.len(), 1);
+        assert!(
+            gutters[0].left <= 500.0 && gutters[0].right >= 560.0,
+            "{gutters:?}"
+        );
+    }
+
+    #[test]
+    fn gutters_found_in_joined_lines() {
+        // Full-width lines above, then lines that ocrs joined across the
+        // gutter at x = 500..560: every line is wider than a column.
+        let mut lines = Vec::new();
+        for row in 0..4 {
+            let y = row as f32 * 30.0;
+            lines.push(
+                (0..8)
+                    .map(|word| bbox(100.0 + word as f32 * 105.0, y, 95.0, 20.0))
+                    .collect(),
+            );
+        }
+        for row in 4..10 {
+            let y = row as f32 * 30.0;
+            lines.push(vec![
+                bbox(100.0, y, 180.0, 20.0),
+                bbox(290.0, y, 210.0, 20.0),
+                bbox(560.0, y, 170.0, 20.0),
+                bbox(740.0, y, 200.0, 20.0),
+            ]);
+        }
+        let gutters = find_gutters_in_lines(&lines);
+        assert_eq!(gutters.len(), 1, "{gutters:?}");
         assert!(
             gutters[0].left <= 500.0 && gutters[0].right >= 560.0,
             "{gutters:?}"
@@ -384,6 +465,13 @@ mod tests {
             bbox(680.0, 0.0, 100.0, 20.0),
         ];
         assert_eq!(split_line_at_gutters(&words, &[gutter]), vec![0..2, 2..4]);
+    }
+
+    #[test]
+    fn word_space_on_gutter_stays_whole() {
+        let gutter = Gutter { left: 500.0, right: 560.0 };
+        let words = [bbox(100.0, 0.0, 420.0, 20.0), bbox(528.0, 0.0, 200.0, 20.0)];
+        assert_eq!(split_line_at_gutters(&words, &[gutter]), vec![0..2]);
     }
 
     #[test]
