@@ -33,16 +33,16 @@ const MAX_DEPTH: usize = 4;
 /// Finds the gutters of a page from its lines, each given as its word boxes
 /// from left to right, outermost gutter first.
 ///
-/// A line that runs across a gutter is cut at every space wider than one and
-/// a half times the median word height first, so that its two halves show
-/// the gutter instead of covering it.
+/// A line that runs across a gutter is cut at every space wider than the
+/// median word height first, so that its two halves show the gutter instead
+/// of covering it.
 pub fn find_gutters_in_lines(lines: &[Vec<BoundingBox>]) -> Vec<Gutter> {
     let mut heights: Vec<f32> = lines.iter().flatten().map(|word| word.height).collect();
     if heights.is_empty() {
         return Vec::new();
     }
     heights.sort_by(f32::total_cmp);
-    let min_gap = 1.5 * heights[heights.len() / 2];
+    let min_gap = heights[heights.len() / 2];
 
     let mut segments = Vec::new();
     for line in lines {
@@ -251,12 +251,19 @@ fn find_gutter(boxes: &[BoundingBox], region: &[usize]) -> Option<Gutter> {
         }
     }
 
-    // Headings, rules and page numbers may cross a gutter, so a few boxes
-    // crossing it are allowed.
-    let max_crossing = (region.len() / 10).max(2);
-    // Spaces between words are about a third of the text height and column
-    // gutters at least one and a half times it.
-    let min_gap = (1.5 * median_height).max(0.02 * width);
+    // Headings and page numbers may cross a gutter, so a gutter may be
+    // covered by up to a quarter of the boxes stacked at a typical x.
+    let mut stacked: Vec<usize> = coverage
+        .iter()
+        .copied()
+        .filter(|&count| count > 0)
+        .collect();
+    stacked.sort_unstable();
+    let typical_stack = stacked.get(stacked.len() / 2).copied().unwrap_or(0);
+    let max_crossing = (typical_stack / 4).max(2);
+    // Spaces between words are about a third of the box height and column
+    // gutters at least about one box height.
+    let min_gap = median_height.max(0.02 * width);
     let min_column_width = 0.2 * width;
 
     let mut best: Option<Gutter> = None;
@@ -406,12 +413,21 @@ mod tests {
 
     #[test]
     fn gutters_found_between_words() {
+        // Word widths change from row to row, as in running text, so the
+        // spaces between words do not line up into false gutters.
         let mut words = Vec::new();
         for row in 0..5 {
             let y = row as f32 * 30.0;
-            for word in 0..4 {
-                words.push(bbox(100.0 + word as f32 * 100.0, y, 80.0, 20.0));
-                words.push(bbox(560.0 + word as f32 * 100.0, y, 80.0, 20.0));
+            for (column_left, column_right) in [(100.0, 500.0), (560.0, 940.0)] {
+                let mut x = column_left;
+                let mut word = 0;
+                while x < column_right {
+                    let width = 40.0 + ((row * 37 + word * 23) % 60) as f32;
+                    let width = width.min(column_right - x);
+                    words.push(bbox(x, y, width, 20.0));
+                    x += width + 7.0;
+                    word += 1;
+                }
             }
         }
         let gutters = find_gutters(&words);
@@ -469,7 +485,10 @@ mod tests {
 
     #[test]
     fn word_space_on_gutter_stays_whole() {
-        let gutter = Gutter { left: 500.0, right: 560.0 };
+        let gutter = Gutter {
+            left: 500.0,
+            right: 560.0,
+        };
         let words = [bbox(100.0, 0.0, 420.0, 20.0), bbox(528.0, 0.0, 200.0, 20.0)];
         assert_eq!(split_line_at_gutters(&words, &[gutter]), vec![0..2]);
     }
