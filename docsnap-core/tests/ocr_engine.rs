@@ -32,7 +32,7 @@ fn expected_text(name: &str) -> String {
         .to_string()
 }
 
-/// One engine for all tests, because loading the models takes a moment.
+/// Returns the engine shared by all tests, because loading the models takes a moment.
 fn engine() -> Arc<OcrsEngine> {
     static ENGINE: OnceLock<Arc<OcrsEngine>> = OnceLock::new();
     ENGINE

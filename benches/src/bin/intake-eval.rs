@@ -19,12 +19,12 @@ use serde_json::Value;
 /// quirks (bullets read as `0`, curly quotes), so this is a loose bound.
 const MAX_PAGE_CER: f64 = 0.10;
 
-/// What docsnap is expected to do with one sample file.
+/// The outcome docsnap should give for one sample file.
 #[derive(Debug)]
 enum Expectation {
     /// The intake rejects the file as `INVALID_IMAGE` with this text in the message.
     Reject(&'static str),
-    /// The intake accepts the file; then the check runs on the page.
+    /// The intake accepts the file, and then the check runs on the page.
     Accept(Check),
 }
 
@@ -209,7 +209,7 @@ fn expectation_for(folder: &Path, item: &Value) -> Option<Expectation> {
         let path = folder.parent().unwrap_or(folder).join(text_file);
         Check::Transcription(std::fs::read_to_string(path).ok()?)
     } else if truth["labels"].is_array() && category == "exif-orientation" {
-        // The labels are white words on a photo; ocrs, made for documents,
+        // The labels are white words on a photo. ocrs, made for documents,
         // reads "top" and "bottom" but not all of them.
         Check::WordAtTop("top".into())
     } else if let Some(first_line) = truth["first_line"].as_str() {

@@ -17,12 +17,13 @@ pub struct IntakeLimits {
     pub max_bytes: usize,
     /// Maximum width × height of one decoded page, in pixels.
     pub max_pixels: u64,
-    /// Maximum memory a decoder may allocate for one page, in bytes; this is
-    /// what stops a small file that declares a huge image.
+    /// Maximum memory to decode one page into, in bytes. With `max_pixels`
+    /// it stops a small file that declares a huge image.
     pub max_decoder_alloc: u64,
-    /// Pages whose longer side exceeds this are downscaled to it, in pixels.
+    /// Longest page side after intake, in pixels; larger pages are downscaled.
     /// ocrs detects text on an 800×600 copy but recognises lines on this
-    /// image, so more pixels than this only cost time.
+    /// image. `intake-eval` measured CER 0.03-0.05 on a 300-dpi two-column
+    /// page from 1200 to 3300 px, and the default keeps small print legible.
     pub max_side: u32,
 }
 
@@ -49,7 +50,7 @@ pub fn decode_pages(pages: &[Vec<u8>], limits: &IntakeLimits) -> Result<Vec<Page
 /// Decodes one encoded page into an upright 8-bit RGB [`Page`].
 ///
 /// Every rejection is [`ErrorKind::InvalidImage`] with a message that starts
-/// with `page {index}:` and says what to send instead.
+/// with `page {index}:` and ends with what to send instead.
 pub fn decode_page(bytes: &[u8], index: usize, limits: &IntakeLimits) -> Result<Page> {
     let invalid =
         |reason: String| Error::new(ErrorKind::InvalidImage, format!("page {index}: {reason}"));
@@ -121,10 +122,9 @@ fn sniff_format(bytes: &[u8]) -> std::result::Result<ImageFormat, String> {
     }
 }
 
-/// Checks what the decoders let pass: a JPEG cut short (zune-jpeg fills the
-/// missing part with grey), a GIF whose declared canvas breaks the pixel
-/// limit (its decoder fails before reporting dimensions) and a TIFF with
-/// several pages (only the first would be decoded).
+/// Rejects what the decoders let pass. zune-jpeg fills the missing part of a
+/// JPEG cut short with grey. The GIF decoder fails on a bomb before it
+/// reports the size. The TIFF decoder reads only the first of several pages.
 fn check_container(
     bytes: &[u8],
     format: ImageFormat,
@@ -140,6 +140,8 @@ fn check_container(
                 .ok_or_else(|| "truncated GIF; the file ends inside its headers".to_string())?;
             check_pixels(width, height, limits)
         }
+        // NOTE: a multi-page TIFF is rejected rather than split, because each
+        // `to_process` entry of a task is one page.
         ImageFormat::Tiff => match count_tiff_pages(bytes) {
             Some(count) if count > 1 => Err(format!(
                 "the TIFF holds {count} pages; send each page as its own image"
@@ -245,8 +247,8 @@ fn iso_media_brand(bytes: &[u8]) -> Option<&[u8; 4]> {
     IMAGE_BRANDS.contains(&brand).then_some(brand)
 }
 
-/// Counts the image directories of a classic TIFF; `None` when the header or
-/// the chain cannot be read (the decoder then reports the damage).
+/// Counts the image directories of a classic TIFF. Returns `None` when the
+/// header or the chain cannot be read, and the decoder then reports the damage.
 fn count_tiff_pages(bytes: &[u8]) -> Option<usize> {
     let little_endian = match bytes.get(0..4)? {
         b"II*\0" => true,
