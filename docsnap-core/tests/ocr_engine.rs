@@ -7,7 +7,8 @@ use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
 use docsnap_core::ocr::{
-    IntakeLimits, OcrEngine, OcrsConfig, OcrsEngine, Page, decode_page, join_pages, recognize_pages,
+    IntakeLimits, ModelSource, OcrEngine, OcrsConfig, OcrsEngine, Page, decode_page, join_pages,
+    recognize_pages,
 };
 use sha2::{Digest, Sha256};
 
@@ -204,5 +205,44 @@ async fn cmyk_jpeg_reads() {
         "cmyk.jpg",
         &expected_text("transparent_white_text.txt"),
         &text.text(),
+    );
+}
+
+#[tokio::test]
+async fn tiny_page_gives_no_lines() {
+    let page = Page {
+        index: 4,
+        image: image::RgbImage::from_pixel(1, 1, image::Rgb([0, 0, 0])),
+    };
+    let text = engine().recognize(&page).await.unwrap();
+    assert_eq!(text.index, 4);
+    assert!(text.lines.is_empty(), "{:?}", text.lines);
+}
+
+#[test]
+fn missing_model_file_is_invalid_config() {
+    let config = OcrsConfig {
+        models: ModelSource::Files {
+            detection: PathBuf::from("/nonexistent/text-detection.rten"),
+            recognition: PathBuf::from("/nonexistent/text-recognition.rten"),
+        },
+        ..OcrsConfig::default()
+    };
+    let error = OcrsEngine::new(config).unwrap_err();
+    assert_eq!(error.kind(), docsnap_core::ErrorKind::InvalidConfig);
+    assert!(
+        error.message().contains("/nonexistent/text-detection.rten"),
+        "{}",
+        error.message()
+    );
+}
+
+#[test]
+fn engine_reports_its_bound() {
+    let engine = engine();
+    assert_eq!(engine.name(), "ocrs");
+    assert_eq!(
+        engine.max_concurrent_pages(),
+        OcrsConfig::default().max_concurrent_pages
     );
 }
