@@ -22,7 +22,7 @@ pub mod bundled {
     pub const RECOGNITION_MODEL: &[u8] = ikvmt_ocr_recognition::MODEL;
 }
 
-/// Where the ocrs detection and recognition models come from.
+/// Source of the ocrs detection and recognition models.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ModelSource {
     /// The models embedded by the `bundled-models` cargo feature (on by default).
@@ -40,7 +40,7 @@ pub enum ModelSource {
 /// Settings of an [`OcrsEngine`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OcrsConfig {
-    /// Where to load the models from.
+    /// Source of the models.
     pub models: ModelSource,
     /// Pages recognised at once, at least 1. rten runs every model on one
     /// process-wide pool with a thread per physical core (override with the
@@ -66,7 +66,7 @@ impl Default for OcrsConfig {
 /// The ocrs engine, built once and shared: clones share the models and
 /// the concurrency bound.
 ///
-/// It reads Latin script only (the models' alphabet is ASCII plus `€`), and
+/// It reads Latin script only (the models' alphabet is printable ASCII), and
 /// every [`TextLine::confidence`] is `None` because ocrs 0.13 does not expose
 /// the recognition scores.
 #[derive(Clone)]
@@ -118,7 +118,7 @@ impl OcrsEngine {
     }
 
     /// Recognises one page on the calling thread, ignoring the concurrency
-    /// bound; it takes about a second of CPU, so async callers use
+    /// bound. It blocks for the whole recognition, so async callers use
     /// [`OcrEngine::recognize`] instead.
     pub fn recognize_blocking(&self, page: &Page) -> Result<PageText> {
         let failure = |message: String| {
@@ -269,10 +269,9 @@ fn recognize_page(
     })
 }
 
-/// ocrs groups words into lines across the whole page width, so a line of
-/// the left column and the line beside it in the right column come out as
-/// one; this cuts such lines at the gutters found from the word boxes of
-/// all lines.
+/// Cuts lines at the gutters found from the word boxes of all lines. ocrs
+/// can group words into lines across the whole page width, so a line of the
+/// left column and the line beside it in the right column come out as one.
 fn split_lines_at_gutters(lines: Vec<Vec<RotatedRect>>) -> Vec<Vec<RotatedRect>> {
     let line_boxes: Vec<Vec<BoundingBox>> = lines
         .iter()
