@@ -74,6 +74,7 @@ pub struct OcrsEngine {
     engine: Arc<ocrs::OcrEngine>,
     permits: Arc<Semaphore>,
     max_concurrent_pages: usize,
+    inference_threads: usize,
     split_columns: bool,
 }
 
@@ -81,6 +82,7 @@ impl std::fmt::Debug for OcrsEngine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("OcrsEngine")
             .field("max_concurrent_pages", &self.max_concurrent_pages)
+            .field("inference_threads", &self.inference_threads)
             .field("split_columns", &self.split_columns)
             .finish_non_exhaustive()
     }
@@ -104,8 +106,10 @@ impl OcrsEngine {
         })?;
 
         let max_concurrent_pages = config.max_concurrent_pages.max(1);
+        let inference_threads = rten::thread_pool().run(rayon::current_num_threads);
         tracing::info!(
             max_concurrent_pages,
+            inference_threads,
             split_columns = config.split_columns,
             "ocrs engine ready"
         );
@@ -113,8 +117,14 @@ impl OcrsEngine {
             engine: Arc::new(engine),
             permits: Arc::new(Semaphore::new(max_concurrent_pages)),
             max_concurrent_pages,
+            inference_threads,
             split_columns: config.split_columns,
         })
+    }
+
+    /// Threads of rten's process-wide pool, which every page in flight shares.
+    pub fn inference_threads(&self) -> usize {
+        self.inference_threads
     }
 
     /// Recognises one page on the calling thread, ignoring the concurrency
