@@ -1,5 +1,7 @@
 //! Text recognition: page images in, text lines with boxes out.
 
+pub mod remote;
+
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
