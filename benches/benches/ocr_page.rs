@@ -1,0 +1,45 @@
+//! Time for one page through the in-process ocrs engine: decode, then
+//! detect and recognise.
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use docsnap_core::ocr::intake::{IntakeLimits, decode_page};
+use docsnap_core::ocr::{OcrEngine, OcrsConfig, OcrsEngine};
+
+fn ocr_page(c: &mut Criterion) {
+    let path = benches::bench_page_path();
+    let bytes = std::fs::read(&path).unwrap_or_else(|err| {
+        panic!(
+            "failed to read the benchmark page {}: {err}; set DOCSNAP_BENCH_PAGE to an image",
+            path.display()
+        )
+    });
+    let limits = IntakeLimits::default();
+    let engine = OcrsEngine::new(OcrsConfig::default()).expect("ocrs engine with bundled models");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+
+    let mut group = c.benchmark_group("ocr_page");
+    // One page takes about a second, so criterion's default 100 samples
+    // would take minutes.
+    group.sample_size(10);
+
+    group.bench_function("decode", |b| {
+        b.iter(|| decode_page(&bytes, 0, &limits).expect("benchmark page decodes"))
+    });
+
+    group.bench_function("decode_detect_recognise", |b| {
+        b.iter(|| {
+            let page = decode_page(&bytes, 0, &limits).expect("benchmark page decodes");
+            runtime
+                .block_on(engine.recognize(&page))
+                .expect("ocrs recognises the benchmark page")
+        })
+    });
+
+    group.finish();
+}
+
+criterion_group!(benches, ocr_page);
+criterion_main!(benches);
