@@ -21,8 +21,8 @@ fn ocr_page(c: &mut Criterion) {
         .expect("tokio runtime");
 
     let mut group = c.benchmark_group("ocr_page");
-    // One page takes about a second, so criterion's default 100 samples
-    // would take minutes.
+    // One page takes seconds, so criterion's default of 100 samples would
+    // take minutes.
     group.sample_size(10);
 
     group.bench_function("decode", |b| {

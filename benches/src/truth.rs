@@ -25,6 +25,18 @@ pub enum TruthFormat {
     Sroie,
 }
 
+impl TruthFormat {
+    /// Returns whether the transcripts keep the printed case. SROIE transcripts are
+    /// upper case whatever the receipt prints, so scores against them must
+    /// ignore case.
+    pub fn is_case_sensitive(self) -> bool {
+        match self {
+            TruthFormat::Funsd => true,
+            TruthFormat::Sroie => false,
+        }
+    }
+}
+
 impl fmt::Display for TruthFormat {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
@@ -251,8 +263,8 @@ fn is_image(path: &Path) -> bool {
         })
 }
 
-/// Reads a text file, replacing invalid UTF-8, because some SROIE files
-/// are Latin-1.
+/// Reads a text file, replacing invalid UTF-8 so that one stray byte in an
+/// annotation does not stop the run.
 fn read_text(path: &Path) -> anyhow::Result<String> {
     let bytes =
         std::fs::read(path).with_context(|| format!("failed to read {}", path.display()))?;

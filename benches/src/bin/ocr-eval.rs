@@ -231,10 +231,15 @@ struct Row {
 
 fn evaluate(runner: &Runner, sample: &Sample) -> anyhow::Result<Row> {
     let started = Instant::now();
-    let hypothesis = runner.recognize(&sample.image)?;
+    let mut hypothesis = runner.recognize(&sample.image)?;
     let seconds = started.elapsed().as_secs_f64();
 
-    let reference = sample.truth.reading_order_text();
+    let mut reference = sample.truth.reading_order_text();
+    if !sample.truth.format.is_case_sensitive() {
+        reference = reference.to_uppercase();
+        hypothesis = hypothesis.to_uppercase();
+    }
+
     Ok(Row {
         order_free_cer: order_free_cer(&reference, &hypothesis),
         ordered_cer: ordered_cer(&reference, &hypothesis),
@@ -303,7 +308,7 @@ fn print_medians(rows: &[Row]) {
         median(&values).unwrap_or(f64::NAN)
     };
     println!(
-        "| **median** ({} images) | | | {:.3} | {:.3} | {:.3} | {:.2} |",
+        "| **median** (n = {}) | | | {:.3} | {:.3} | {:.3} | {:.2} |",
         rows.len(),
         column(|row| row.order_free_cer),
         column(|row| row.ordered_cer),
