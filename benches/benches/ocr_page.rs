@@ -2,8 +2,7 @@
 //! detect and recognise.
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use docsnap_core::ocr::intake::{IntakeLimits, decode_page};
-use docsnap_core::ocr::{OcrEngine, OcrsConfig, OcrsEngine};
+use docsnap_core::ocr::{IntakeLimits, OcrEngine, OcrsConfig, OcrsEngine, decode_page};
 
 fn ocr_page(c: &mut Criterion) {
     let path = benches::bench_page_path();

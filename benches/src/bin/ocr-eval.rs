@@ -158,8 +158,7 @@ fn decode_with_image_crate(bytes: &[u8]) -> anyhow::Result<Page> {
 
 #[cfg(feature = "ocrs-bench")]
 fn ocrs_runner() -> anyhow::Result<Runner> {
-    use docsnap_core::ocr::intake::{IntakeLimits, decode_page};
-    use docsnap_core::ocr::{OcrsConfig, OcrsEngine};
+    use docsnap_core::ocr::{IntakeLimits, OcrsConfig, OcrsEngine, decode_page};
 
     fn decode(bytes: &[u8]) -> anyhow::Result<Page> {
         Ok(decode_page(bytes, 0, &IntakeLimits::default())?)
