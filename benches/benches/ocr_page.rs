@@ -1,6 +1,8 @@
 //! Time for one page through the in-process ocrs engine: decode, then
 //! detect and recognise.
 
+use std::time::Duration;
+
 use criterion::{Criterion, criterion_group, criterion_main};
 use docsnap_core::ocr::{IntakeLimits, OcrEngine, OcrsConfig, OcrsEngine, decode_page};
 
@@ -28,6 +30,8 @@ fn ocr_page(c: &mut Criterion) {
         b.iter(|| decode_page(&bytes, 0, &limits).expect("benchmark page decodes"))
     });
 
+    // Ten samples of a page that takes seconds need about a minute.
+    group.measurement_time(Duration::from_secs(60));
     group.bench_function("decode_detect_recognise", |b| {
         b.iter(|| {
             let page = decode_page(&bytes, 0, &limits).expect("benchmark page decodes");
