@@ -4,6 +4,7 @@ mod intake;
 mod ocrs_engine;
 pub mod order;
 mod pages;
+pub mod remote;
 
 pub use intake::{IntakeLimits, decode_page, decode_pages};
 #[cfg(feature = "bundled-models")]
