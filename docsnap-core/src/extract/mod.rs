@@ -1,5 +1,7 @@
 //! Extraction: recognised text and the file library in, protocol results out.
 
+pub mod rules;
+
 use async_trait::async_trait;
 
 use crate::error::Result;
