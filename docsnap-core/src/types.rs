@@ -156,7 +156,11 @@ impl FileLibrary {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct LibraryEntry {
     /// The entry's id; clients send it as `id` or `resource_id`.
-    #[serde(rename = "resource_id", alias = "id", deserialize_with = "string_or_number")]
+    #[serde(
+        rename = "resource_id",
+        alias = "id",
+        deserialize_with = "string_or_number"
+    )]
     pub id: String,
     /// The entry's title.
     #[serde(default)]

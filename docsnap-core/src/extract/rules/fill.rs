@@ -10,6 +10,8 @@ use super::patterns;
 use super::synonyms::{self, ValueKind};
 use crate::types::{EntryRef, FileLibrary, FillResult, FilledValue, FormToFill};
 
+const PERSON_KEY: &str = "Full Name (English/Latin)";
+
 /// The minimum score for a match; 1.0 is a synonym match.
 pub const MIN_SCORE: f32 = 0.6;
 
@@ -186,6 +188,10 @@ pub fn fill(form: &FormToFill, library: &FileLibrary) -> FillResult {
                 let Some(sliced) = apply_digit_slice(field, value) else {
                     continue;
                 };
+                // Between equal label matches, an entry that names a person
+                // more likely describes the one filling the form than a shop does.
+                let names_person = entry.kv.keys().any(|k| synonyms::standard_key(k) == Some(PERSON_KEY));
+                let score = if names_person { score + 0.05 } else { score };
                 if best.as_ref().is_none_or(|(top, _, _)| score > *top) {
                     let source = EntryRef {
                         kind: entry_kind,
