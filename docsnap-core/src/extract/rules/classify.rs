@@ -218,14 +218,20 @@ pub fn classify(text: &str, mrz: Option<&Mrz>) -> DocumentType {
     }
 
     let lower = text.to_lowercase();
+    // Three or more lines that are bare prices are the column of a till receipt.
+    let price_lines = text
+        .lines()
+        .filter(|line| super::patterns::bare_amount(line).is_some())
+        .count();
     let mut best = (DocumentType::Other, 0u32);
     for profile in PROFILES {
-        let score: u32 = profile
+        let bonus = if profile.kind == DocumentType::Receipt && price_lines >= 3 { 2 } else { 0 };
+        let score: u32 = bonus + profile
             .keywords
             .iter()
             .filter(|(word, _)| contains_word(&lower, word))
             .map(|(_, w)| w)
-            .sum();
+            .sum::<u32>();
         if score > best.1 {
             best = (profile.kind, score);
         }

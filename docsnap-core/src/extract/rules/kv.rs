@@ -127,10 +127,49 @@ fn is_blank_marker_only(text: &str) -> bool {
         .all(|c| c == '_' || c == '.' || c.is_whitespace())
 }
 
+/// Finds the lines that form a label column: at least three short,
+/// label-like lines (at most six words) whose left edges align within one
+/// line height, as in the left column of a printed form.
+pub fn label_column(lines: &[Line<'_>]) -> Vec<bool> {
+    let short = |line: &Line<'_>| {
+        let text = line.text.trim();
+        text.split_whitespace().count() <= 6
+            && is_label_like(text)
+            && !text.ends_with('.')
+            && split_inline(text).is_none()
+    };
+    let aligned = |a: &Line<'_>, b: &Line<'_>| {
+        a.page == b.page && (a.bbox.x - b.bbox.x).abs() <= a.bbox.height.max(1.0)
+    };
+    lines
+        .iter()
+        .map(|line| {
+            short(line) && lines.iter().filter(|o| short(o) && aligned(line, o)).count() >= 3
+        })
+        .collect()
+}
+
+/// Whether a value line suits a label: a date label needs a date in it.
+fn value_suits(label: &str, value: &str) -> bool {
+    match synonyms::label_kind(label) {
+        synonyms::ValueKind::Date => {
+            !super::dates::find_dates(value, super::dates::DateOrder::MonthFirst).is_empty()
+        }
+        _ => true,
+    }
+}
+
 /// Finds the key-value pairs and open labels among `lines` (reading order).
-pub fn find_pairs(lines: &[Line<'_>]) -> KvLayout {
+/// With `columns`, short lines aligned in a label column count as labels
+/// even without a colon, as on printed forms.
+pub fn find_pairs(lines: &[Line<'_>], columns: bool) -> KvLayout {
     let mut layout = KvLayout::default();
     let mut used = vec![false; lines.len()];
+    let in_column = if columns {
+        label_column(lines)
+    } else {
+        vec![false; lines.len()]
+    };
 
     for i in 0..lines.len() {
         if used[i] {
@@ -140,13 +179,19 @@ pub fn find_pairs(lines: &[Line<'_>]) -> KvLayout {
         let colon_label = ends_with_colon(text) && is_label_like(&clean_label(text));
         let known_label = synonyms::lookup(&clean_label(text)).is_some();
 
-        if colon_label || known_label {
+        if colon_label || known_label || in_column[i] {
             let label = clean_label(text);
+            let usable = |j: &usize| {
+                // A column line to the right of a colon label is its value,
+                // such as a name aligned with the labels further down.
+                !used[*j]
+                    && (!in_column[*j] || colon_label)
+                    && can_be_value(lines[*j].text)
+                    && value_suits(&label, lines[*j].text)
+            };
             let neighbour = layout::right_of(lines, i, 25.0)
-                .filter(|j| !used[*j] && can_be_value(lines[*j].text))
-                .or_else(|| {
-                    layout::below(lines, i).filter(|j| !used[*j] && can_be_value(lines[*j].text))
-                });
+                .filter(usable)
+                .or_else(|| layout::below(lines, i).filter(usable));
             used[i] = true;
             match neighbour {
                 Some(j) => {
@@ -159,6 +204,7 @@ pub fn find_pairs(lines: &[Line<'_>]) -> KvLayout {
                             value = format!("{value} {}", clean_value(lines[k].text));
                         }
                     }
+                    let value = continue_value(lines, j, &mut used, &in_column, value);
                     layout.pairs.push(KvPair { label, value });
                 }
                 None => layout.open_labels.push(OpenLabel { label, line: i }),
@@ -179,4 +225,31 @@ pub fn find_pairs(lines: &[Line<'_>]) -> KvLayout {
         .map(|(i, _)| i)
         .collect();
     layout
+}
+
+/// Appends the lines that continue a value downwards: aligned with it, a
+/// small gap, and alone on their row (a line with something to its left is
+/// another label's value).
+fn continue_value(
+    lines: &[Line<'_>],
+    mut j: usize,
+    used: &mut [bool],
+    in_column: &[bool],
+    mut value: String,
+) -> String {
+    for _ in 0..8 {
+        let Some(next) = layout::below(lines, j) else {
+            break;
+        };
+        let alone = !lines
+            .iter()
+            .any(|other| layout::same_row(other, &lines[next]) && other.bbox.x < lines[next].bbox.x);
+        if used[next] || in_column[next] || !alone || !can_be_value(lines[next].text) {
+            break;
+        }
+        used[next] = true;
+        value = format!("{value} {}", clean_value(lines[next].text));
+        j = next;
+    }
+    value
 }

@@ -91,7 +91,15 @@ pub fn analyze(pages: &[PageText]) -> Analysis {
         receipt_fields(&lines, &text, &mut kv);
     }
 
-    let layout = kv::find_pairs(&lines);
+    let is_form_like = !matches!(
+        kind,
+        DocumentType::Receipt
+            | DocumentType::Invoice
+            | DocumentType::Passport
+            | DocumentType::IdCard
+            | DocumentType::Visa
+    );
+    let layout = kv::find_pairs(&lines, is_form_like);
     for pair in &layout.pairs {
         let standard = synonyms::standard_key(&pair.label);
         let key = standard.unwrap_or(&pair.label);
@@ -104,7 +112,7 @@ pub fn analyze(pages: &[PageText]) -> Analysis {
             &mut kv,
             key,
             &pair.label,
-            normalize_value(&pair.value, order),
+            label_value(&pair.label, &pair.value, order),
         );
     }
 
@@ -230,6 +238,17 @@ fn describe(analysis: &Analysis, field_count: usize) -> (String, Vec<String>, St
         field_count,
     );
     (title, tags, description)
+}
+
+/// Normalises the value of a label: a date label keeps only its date, so
+/// `18/03/18 15:17 06051` reads `Mar 18, 2018`.
+fn label_value(label: &str, value: &str, order: DateOrder) -> String {
+    if synonyms::label_kind(label) == ValueKind::Date {
+        if let Some(found) = dates::find_dates(value, order).first() {
+            return dates::format_kv_date(found.date);
+        }
+    }
+    normalize_value(value, order)
 }
 
 /// Normalises a printed value: a value that is a date becomes `MMM DD, YYYY`.

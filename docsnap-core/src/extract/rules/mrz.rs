@@ -86,10 +86,19 @@ impl Mrz {
         }
     }
 
-    /// The expiry date; a two-digit year is read as 20xx.
+    /// The expiry date; a two-digit year is read as 20xx, unless that lies
+    /// more than 20 years ahead, longer than any travel document is valid,
+    /// so an expired 1998 passport reads 1998 and not 2098.
     pub fn expiry_date(&self) -> Option<NaiveDate> {
         let (year, month, day) = split_yymmdd(&self.expiry_date.value)?;
-        NaiveDate::from_ymd_opt(2000 + year as i32, month, day)
+        let date = NaiveDate::from_ymd_opt(2000 + year as i32, month, day)?;
+        let today = chrono::Local::now().date_naive();
+        let horizon = today.with_year(today.year() + 20)?;
+        if date > horizon {
+            date.with_year(date.year() - 100)
+        } else {
+            Some(date)
+        }
     }
 
     /// The name as `SURNAME, GIVEN NAMES`, or the surname alone.

@@ -70,9 +70,13 @@ pub fn address_block(lines: &[Line<'_>]) -> Option<(usize, usize)> {
             && !COMPANY_FORM.is_match(lines[*i].text)
     })?;
     let mut end = start + 1;
-    while end < header_end
-        && !HEADER_STOP.is_match(lines[end].text)
-        && !COMPANY_FORM.is_match(lines[end].text)
+    let stops = |text: &str| {
+        HEADER_STOP.is_match(text)
+            || COMPANY_FORM.is_match(text)
+            || text.contains(':')
+            || !patterns::find_phones(text, false).is_empty()
+    };
+    while end < header_end && !stops(lines[end].text)
     {
         end += 1;
     }
