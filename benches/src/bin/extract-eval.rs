@@ -63,18 +63,37 @@ fn main() -> ExitCode {
     let mut rows: Vec<(String, String)> = Vec::new();
     let mut ok = true;
     ok &= run("FUNSD", &samples.join("funsd"), &mut rows, funsd::evaluate);
-    ok &= run("SROIE", &samples.join("receipts_sroie"), &mut rows, sroie::evaluate);
+    ok &= run(
+        "SROIE",
+        &samples.join("receipts_sroie"),
+        &mut rows,
+        sroie::evaluate,
+    );
     ok &= run("MRZ", &samples.join("specimens"), &mut rows, ids::evaluate);
-    ok &= run("W-9 fill", &samples.join("specimens"), &mut rows, w9::evaluate);
+    ok &= run(
+        "W-9 fill",
+        &samples.join("specimens"),
+        &mut rows,
+        w9::evaluate,
+    );
 
     println!("\n| measure | value |\n|---|---|");
     for (name, value) in &rows {
         println!("| {name} | {value} |");
     }
-    if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+    if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
 }
 
-fn run(name: &str, dir: &Path, rows: &mut Vec<(String, String)>, evaluate: fn(&Path) -> Outcome) -> bool {
+fn run(
+    name: &str,
+    dir: &Path,
+    rows: &mut Vec<(String, String)>,
+    evaluate: fn(&Path) -> Outcome,
+) -> bool {
     if !dir.is_dir() {
         println!("{name}: skipped, {} not found", dir.display());
         return true;
@@ -94,16 +113,22 @@ fn run(name: &str, dir: &Path, rows: &mut Vec<(String, String)>, evaluate: fn(&P
 
 /// Reads and parses a JSON file, naming the file in the error.
 pub fn read_json(path: &Path) -> Result<serde_json::Value, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     serde_json::from_str(&text).map_err(|e| format!("invalid JSON in {}: {e}", path.display()))
 }
 
 /// Lists the files in `dir` whose names end with `suffix`, sorted.
 pub fn files_ending(dir: &Path, suffix: &str) -> Result<Vec<PathBuf>, String> {
-    let entries = std::fs::read_dir(dir).map_err(|e| format!("cannot list {}: {e}", dir.display()))?;
+    let entries =
+        std::fs::read_dir(dir).map_err(|e| format!("cannot list {}: {e}", dir.display()))?;
     let mut files: Vec<PathBuf> = entries
         .filter_map(|entry| entry.ok().map(|e| e.path()))
-        .filter(|path| path.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.ends_with(suffix)))
+        .filter(|path| {
+            path.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.ends_with(suffix))
+        })
         .collect();
     files.sort();
     Ok(files)

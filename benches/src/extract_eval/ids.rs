@@ -17,11 +17,21 @@ fn page(texts: &[String]) -> PageText {
         .enumerate()
         .map(|(i, text)| TextLine {
             text: text.clone(),
-            bbox: BoundingBox { x: 20.0, y: 40.0 * i as f32, width: 600.0, height: 24.0 },
+            bbox: BoundingBox {
+                x: 20.0,
+                y: 40.0 * i as f32,
+                width: 600.0,
+                height: 24.0,
+            },
             confidence: None,
         })
         .collect();
-    PageText { index: 0, width: 700, height: 40 * texts.len() as u32, lines }
+    PageText {
+        index: 0,
+        width: 700,
+        height: 40 * texts.len() as u32,
+        lines,
+    }
 }
 
 /// Adds the noise the MRZ reader tolerates: a space every 7 characters, `«`
@@ -32,13 +42,21 @@ fn noisy(line: &str) -> String {
         text.replace_range(run + 1..run + 2, "K");
     }
     let chars: Vec<char> = text.chars().collect();
-    chars.chunks(7).map(|c| c.iter().collect::<String>()).collect::<Vec<_>>().join(" ")
+    chars
+        .chunks(7)
+        .map(|c| c.iter().collect::<String>())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// The fields a specimen's MRZ encodes, from its ground truth, as
 /// (standard key, expected value) pairs.
 fn expected_fields(fields: &Value) -> Vec<(&'static str, String)> {
-    let get = |keys: &[&str]| keys.iter().find_map(|k| fields[*k].as_str()).map(str::to_string);
+    let get = |keys: &[&str]| {
+        keys.iter()
+            .find_map(|k| fields[*k].as_str())
+            .map(str::to_string)
+    };
     let mut expected = Vec::new();
 
     let name = match (get(&["surname"]), get(&["given_names", "given_name"])) {
@@ -54,7 +72,11 @@ fn expected_fields(fields: &Value) -> Vec<(&'static str, String)> {
     // Only a three-letter code can be compared with the MRZ, not a printed
     // country name.
     if let Some(nationality) = get(&["nationality"]) {
-        let code = nationality.split_whitespace().next().unwrap_or_default().to_string();
+        let code = nationality
+            .split_whitespace()
+            .next()
+            .unwrap_or_default()
+            .to_string();
         if code.len() == 3 && code.chars().all(|c| c.is_ascii_uppercase()) {
             expected.push(("Nationality", code));
         }
@@ -83,8 +105,14 @@ pub fn evaluate(dir: &Path) -> Outcome {
         let (mut hits, mut total, mut zones) = (0, 0, 0);
         for gt_path in files_ending(dir, ".gt.json")? {
             let truth = read_json(&gt_path)?;
-            let Some(mrz_lines) = truth["mrz_lines"].as_array() else { continue };
-            let name = gt_path.file_name().and_then(|n| n.to_str()).unwrap_or_default().replace(".gt.json", "");
+            let Some(mrz_lines) = truth["mrz_lines"].as_array() else {
+                continue;
+            };
+            let name = gt_path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or_default()
+                .replace(".gt.json", "");
             let lines: Vec<String> = mrz_lines
                 .iter()
                 .filter_map(Value::as_str)
@@ -99,17 +127,28 @@ pub fn evaluate(dir: &Path) -> Outcome {
                 total += 1;
                 let got = result.kv.get(key).cloned().unwrap_or_default();
                 let correct = normalize::compact(&got) == normalize::compact(&expected)
-                    || normalize::same_value(&got, &expected, dates::DateOrder::DayFirst) && !got.is_empty();
+                    || normalize::same_value(&got, &expected, dates::DateOrder::DayFirst)
+                        && !got.is_empty();
                 if correct {
                     hits += 1;
                 } else {
-                    let class = if got.is_empty() { "field withheld or missing" } else { "field differs" };
-                    errors.add(&format!("{variant}: {class}"), format!("{name} {key}: got {got:?}, expected {expected:?}"));
+                    let class = if got.is_empty() {
+                        "field withheld or missing"
+                    } else {
+                        "field differs"
+                    };
+                    errors.add(
+                        &format!("{variant}: {class}"),
+                        format!("{name} {key}: got {got:?}, expected {expected:?}"),
+                    );
                 }
             }
         }
         rows.push((format!("MRZ zones decoded ({variant})"), zones.to_string()));
-        rows.push((format!("MRZ field accuracy ({variant})"), ratio(hits, total)));
+        rows.push((
+            format!("MRZ field accuracy ({variant})"),
+            ratio(hits, total),
+        ));
     }
     Ok((rows, errors))
 }

@@ -15,6 +15,12 @@ static MARKER: LazyLock<Regex> = LazyLock::new(|| {
         .expect("blank marker pattern is valid")
 });
 
+/// Whether `text` holds a blank marker; such lines are left to
+/// [`marker_blanks`] rather than read as labels and values.
+pub fn has_marker(text: &str) -> bool {
+    MARKER.is_match(text)
+}
+
 fn is_box(marker: &str) -> bool {
     marker.contains(['[', '(', '□', '☐', '❑', '❒', '▢'])
 }

@@ -225,13 +225,18 @@ pub fn classify(text: &str, mrz: Option<&Mrz>) -> DocumentType {
         .count();
     let mut best = (DocumentType::Other, 0u32);
     for profile in PROFILES {
-        let bonus = if profile.kind == DocumentType::Receipt && price_lines >= 3 { 2 } else { 0 };
-        let score: u32 = bonus + profile
-            .keywords
-            .iter()
-            .filter(|(word, _)| contains_word(&lower, word))
-            .map(|(_, w)| w)
-            .sum::<u32>();
+        let bonus = if profile.kind == DocumentType::Receipt && price_lines >= 3 {
+            2
+        } else {
+            0
+        };
+        let score: u32 = bonus
+            + profile
+                .keywords
+                .iter()
+                .filter(|(word, _)| contains_word(&lower, word))
+                .map(|(_, w)| w)
+                .sum::<u32>();
         if score > best.1 {
             best = (profile.kind, score);
         }

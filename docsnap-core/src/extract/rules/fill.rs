@@ -190,7 +190,10 @@ pub fn fill(form: &FormToFill, library: &FileLibrary) -> FillResult {
                 };
                 // Between equal label matches, an entry that names a person
                 // more likely describes the one filling the form than a shop does.
-                let names_person = entry.kv.keys().any(|k| synonyms::standard_key(k) == Some(PERSON_KEY));
+                let names_person = entry
+                    .kv
+                    .keys()
+                    .any(|k| synonyms::standard_key(k) == Some(PERSON_KEY));
                 let score = if names_person { score + 0.05 } else { score };
                 if best.as_ref().is_none_or(|(top, _, _)| score > *top) {
                     let source = EntryRef {

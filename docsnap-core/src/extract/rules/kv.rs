@@ -115,6 +115,12 @@ fn can_be_value(text: &str) -> bool {
         && !is_blank_marker_only(trimmed)
 }
 
+/// Whether the only markers on a line are dot leaders before a value, as in
+/// `TOTAL AMT ........ RM`.
+fn is_leader_line(text: &str) -> bool {
+    !text.contains("___") && !text.contains(['[', '(', '□', '☐'])
+}
+
 fn is_currency_code(text: &str) -> bool {
     matches!(
         text,
@@ -133,7 +139,8 @@ fn is_blank_marker_only(text: &str) -> bool {
 pub fn label_column(lines: &[Line<'_>]) -> Vec<bool> {
     let short = |line: &Line<'_>| {
         let text = line.text.trim();
-        text.split_whitespace().count() <= 6
+        !super::blanks::has_marker(text)
+            && text.split_whitespace().count() <= 6
             && is_label_like(text)
             && !text.ends_with('.')
             && split_inline(text).is_none()
@@ -144,7 +151,12 @@ pub fn label_column(lines: &[Line<'_>]) -> Vec<bool> {
     lines
         .iter()
         .map(|line| {
-            short(line) && lines.iter().filter(|o| short(o) && aligned(line, o)).count() >= 3
+            short(line)
+                && lines
+                    .iter()
+                    .filter(|o| short(o) && aligned(line, o))
+                    .count()
+                    >= 3
         })
         .collect()
 }
@@ -176,6 +188,9 @@ pub fn find_pairs(lines: &[Line<'_>], columns: bool) -> KvLayout {
             continue;
         }
         let text = lines[i].text.trim();
+        if super::blanks::has_marker(text) && !is_leader_line(text) {
+            continue;
+        }
         let colon_label = ends_with_colon(text) && is_label_like(&clean_label(text));
         let known_label = synonyms::lookup(&clean_label(text)).is_some();
 
@@ -241,9 +256,9 @@ fn continue_value(
         let Some(next) = layout::below(lines, j) else {
             break;
         };
-        let alone = !lines
-            .iter()
-            .any(|other| layout::same_row(other, &lines[next]) && other.bbox.x < lines[next].bbox.x);
+        let alone = !lines.iter().any(|other| {
+            layout::same_row(other, &lines[next]) && other.bbox.x < lines[next].bbox.x
+        });
         if used[next] || in_column[next] || !alone || !can_be_value(lines[next].text) {
             break;
         }

@@ -76,8 +76,7 @@ pub fn address_block(lines: &[Line<'_>]) -> Option<(usize, usize)> {
             || text.contains(':')
             || !patterns::find_phones(text, false).is_empty()
     };
-    while end < header_end && !stops(lines[end].text)
-    {
+    while end < header_end && !stops(lines[end].text) {
         end += 1;
     }
     Some((start, end))
