@@ -148,13 +148,22 @@ pub fn label_column(lines: &[Line<'_>]) -> Vec<bool> {
     let aligned = |a: &Line<'_>, b: &Line<'_>| {
         a.page == b.page && (a.bbox.x - b.bbox.x).abs() <= a.bbox.height.max(1.0)
     };
+    // A line with another line to its left on its row is a value, not a label.
+    let first_on_row = |line: &Line<'_>| {
+        !lines
+            .iter()
+            .any(|o| layout::same_row(o, line) && o.bbox.x + o.bbox.width <= line.bbox.x)
+    };
+    let candidate: Vec<bool> = lines.iter().map(|l| short(l) && first_on_row(l)).collect();
     lines
         .iter()
-        .map(|line| {
-            short(line)
+        .enumerate()
+        .map(|(i, line)| {
+            candidate[i]
                 && lines
                     .iter()
-                    .filter(|o| short(o) && aligned(line, o))
+                    .enumerate()
+                    .filter(|(j, o)| candidate[*j] && aligned(line, o))
                     .count()
                     >= 3
         })
