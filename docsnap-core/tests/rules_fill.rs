@@ -1,3 +1,5 @@
+#![allow(clippy::unwrap_used)]
+
 //! Fill matching and related-entry ranking against small file libraries.
 
 use docsnap_core::extract::rules::{self, fill, related};

@@ -1,3 +1,5 @@
+#![allow(clippy::unwrap_used)]
+
 //! Key-value pairs, blanks and classification from synthetic OCR pages
 //! with boxes.
 

@@ -1,3 +1,5 @@
+#![allow(clippy::unwrap_used)]
+
 //! MRZ decoding on the ICAO 9303 specimen zones, with correct and wrong
 //! check digits. Check digits use weights 7, 3, 1 with `<` = 0, `A` = 10 ... `Z` = 35.
 

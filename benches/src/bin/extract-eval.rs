@@ -34,7 +34,7 @@ impl ErrorClasses {
         }
         println!("\n{title}: error classes");
         let mut classes: Vec<_> = self.0.iter().collect();
-        classes.sort_by(|a, b| b.1.len().cmp(&a.1.len()));
+        classes.sort_by_key(|(_, examples)| std::cmp::Reverse(examples.len()));
         for (class, examples) in classes {
             println!("  {:>3}  {class}", examples.len());
             for example in examples.iter().take(3) {

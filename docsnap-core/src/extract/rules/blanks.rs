@@ -81,6 +81,7 @@ fn push_label(labels: &mut Vec<String>, raw: &str) {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::ocr::BoundingBox;

@@ -163,10 +163,10 @@ pub fn apply_digit_slice(label: &str, value: &str) -> Option<String> {
 
 /// Formats a value for a fill: dates become `YYYY-MM-DD`.
 pub fn fill_value(kind: ValueKind, value: &str) -> String {
-    if kind == ValueKind::Date {
-        if let Some(date) = dates::parse_date(value, DateOrder::MonthFirst) {
-            return dates::format_iso_date(date);
-        }
+    if kind == ValueKind::Date
+        && let Some(date) = dates::parse_date(value, DateOrder::MonthFirst)
+    {
+        return dates::format_iso_date(date);
     }
     value.trim().to_string()
 }

@@ -222,11 +222,11 @@ pub fn find_pairs(lines: &[Line<'_>], columns: bool) -> KvLayout {
                     used[j] = true;
                     let mut value = clean_value(lines[j].text);
                     // A currency code printed apart from its number joins it.
-                    if is_currency_code(&value) {
-                        if let Some(k) = layout::right_of(lines, j, 25.0).filter(|k| !used[*k]) {
-                            used[k] = true;
-                            value = format!("{value} {}", clean_value(lines[k].text));
-                        }
+                    if is_currency_code(&value)
+                        && let Some(k) = layout::right_of(lines, j, 25.0).filter(|k| !used[*k])
+                    {
+                        used[k] = true;
+                        value = format!("{value} {}", clean_value(lines[k].text));
                     }
                     let value = continue_value(lines, j, &mut used, &in_column, value);
                     layout.pairs.push(KvPair { label, value });

@@ -243,10 +243,10 @@ fn describe(analysis: &Analysis, field_count: usize) -> (String, Vec<String>, St
 /// Normalises the value of a label: a date label keeps only its date, so
 /// `18/03/18 15:17 06051` reads `Mar 18, 2018`.
 fn label_value(label: &str, value: &str, order: DateOrder) -> String {
-    if synonyms::label_kind(label) == ValueKind::Date {
-        if let Some(found) = dates::find_dates(value, order).first() {
-            return dates::format_kv_date(found.date);
-        }
+    if synonyms::label_kind(label) == ValueKind::Date
+        && let Some(found) = dates::find_dates(value, order).first()
+    {
+        return dates::format_kv_date(found.date);
     }
     normalize_value(value, order)
 }
@@ -316,19 +316,18 @@ fn free_text_fields(lines: &[Line<'_>], used: &[usize], order: DateOrder, kv: &m
         .map(|(_, l)| l.text)
         .collect();
 
-    if !has_kind(kv, ValueKind::Email) {
-        if let Some(email) = free.iter().flat_map(|t| patterns::find_emails(t)).next() {
-            kv.insert("Email".to_string(), email);
-        }
+    if !has_kind(kv, ValueKind::Email)
+        && let Some(email) = free.iter().flat_map(|t| patterns::find_emails(t)).next()
+    {
+        kv.insert("Email".to_string(), email);
     }
-    if !has_kind(kv, ValueKind::Phone) {
-        if let Some(phone) = free
+    if !has_kind(kv, ValueKind::Phone)
+        && let Some(phone) = free
             .iter()
             .flat_map(|t| patterns::find_phones(t, false))
             .next()
-        {
-            kv.insert("Phone Number".to_string(), phone);
-        }
+    {
+        kv.insert("Phone Number".to_string(), phone);
     }
     if !kv.contains_key("Date") && !kv.values().any(|v| dates::parse_date(v, order).is_some()) {
         let found = free
@@ -339,13 +338,12 @@ fn free_text_fields(lines: &[Line<'_>], used: &[usize], order: DateOrder, kv: &m
             kv.insert("Date".to_string(), dates::format_kv_date(found.date));
         }
     }
-    if !has_kind(kv, ValueKind::Amount) {
-        if let Some(amount) = free
+    if !has_kind(kv, ValueKind::Amount)
+        && let Some(amount) = free
             .iter()
             .flat_map(|t| patterns::find_amounts(t))
             .max_by_key(|a| a.cents)
-        {
-            kv.insert("Total Amount".to_string(), amount.text);
-        }
+    {
+        kv.insert("Total Amount".to_string(), amount.text);
     }
 }

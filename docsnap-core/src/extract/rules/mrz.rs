@@ -367,18 +367,18 @@ pub fn mrz_fields(mrz: &Mrz) -> Vec<(&'static str, String)> {
     if trusted && !mrz.nationality.is_empty() {
         fields.push(("Nationality", mrz.nationality.clone()));
     }
-    if mrz.birth_date.valid {
-        if let Some(date) = mrz.birth_date() {
-            fields.push(("Date of Birth (Full)", super::dates::format_kv_date(date)));
-        }
+    if mrz.birth_date.valid
+        && let Some(date) = mrz.birth_date()
+    {
+        fields.push(("Date of Birth (Full)", super::dates::format_kv_date(date)));
     }
     if trusted && (mrz.sex == "M" || mrz.sex == "F") {
         fields.push(("Sex", mrz.sex.clone()));
     }
-    if mrz.expiry_date.valid {
-        if let Some(date) = mrz.expiry_date() {
-            fields.push(("Date of Expiry", super::dates::format_kv_date(date)));
-        }
+    if mrz.expiry_date.valid
+        && let Some(date) = mrz.expiry_date()
+    {
+        fields.push(("Date of Expiry", super::dates::format_kv_date(date)));
     }
     if trusted && !mrz.issuing_state.is_empty() {
         fields.push(("Issuing State", mrz.issuing_state.clone()));

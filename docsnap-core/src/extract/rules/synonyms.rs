@@ -436,6 +436,7 @@ pub fn label_kind(label: &str) -> ValueKind {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
