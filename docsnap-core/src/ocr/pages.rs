@@ -10,7 +10,11 @@ use crate::ocr::{OcrEngine, Page, PageText};
 /// returns the texts in page order. The first failure fails the whole call.
 pub async fn recognize_pages(engine: &dyn OcrEngine, pages: &[Page]) -> Result<Vec<PageText>> {
     let concurrency = engine.max_concurrent_pages().max(1);
-    stream::iter(pages.iter().map(|page| engine.recognize(page)))
+    // Collecting the futures first keeps the closure out of the stream type,
+    // whose higher-ranked lifetime would otherwise make the caller's future
+    // not `Send`.
+    let recognitions: Vec<_> = pages.iter().map(|page| engine.recognize(page)).collect();
+    stream::iter(recognitions)
         .buffered(concurrency)
         .try_collect()
         .await
