@@ -7,7 +7,7 @@ use docsnap_core::extract::rules::{self, classify::DocumentType};
 use docsnap_core::ocr::{BoundingBox, PageText, TextLine};
 use docsnap_core::types::FileLibrary;
 
-/// A line of `text` at `(x, y)`, 20 px tall, 9 px per character.
+/// Builds a line of `text` at `(x, y)`, 20 px tall, 9 px per character.
 fn line(text: &str, x: f32, y: f32) -> TextLine {
     TextLine {
         text: text.to_string(),

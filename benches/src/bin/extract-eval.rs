@@ -49,7 +49,9 @@ pub type Outcome = Result<(Vec<(String, String)>, ErrorClasses), String>;
 
 fn main() -> ExitCode {
     let Some(samples) = std::env::args_os().nth(1).map(PathBuf::from) else {
-        eprintln!("usage: extract-eval <samples-dir>   (for example /work/shared/samples)");
+        eprintln!(
+            "usage: extract-eval <samples-dir>: the folder holding funsd/, receipts_sroie/ and specimens/"
+        );
         return ExitCode::from(2);
     };
     if !samples.is_dir() {

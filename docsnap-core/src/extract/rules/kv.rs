@@ -53,7 +53,7 @@ pub fn clean_value(value: &str) -> String {
         .to_string()
 }
 
-/// Whether `text` reads like a label: one to ten words, a letter among them,
+/// Returns whether `text` reads like a label: one to ten words, a letter among them,
 /// at most 60 characters, and not a sentence.
 pub fn is_label_like(text: &str) -> bool {
     let words = text.split_whitespace().count();
@@ -104,7 +104,7 @@ fn ends_with_colon(text: &str) -> bool {
     text.trim_end().ends_with([':', '：'])
 }
 
-/// Whether a line can be a value for a neighbouring label: not a label
+/// Returns whether a line can be the value of a neighbouring label: not a label
 /// ending in a colon, not a `Label: value` line itself, not a known label.
 fn can_be_value(text: &str) -> bool {
     let trimmed = text.trim();
@@ -115,7 +115,7 @@ fn can_be_value(text: &str) -> bool {
         && !is_blank_marker_only(trimmed)
 }
 
-/// Whether the only markers on a line are dot leaders before a value, as in
+/// Returns whether the only markers on a line are dot leaders before a value, as in
 /// `TOTAL AMT ........ RM`.
 fn is_leader_line(text: &str) -> bool {
     !text.contains("___") && !text.contains(['[', '(', '□', '☐'])
@@ -170,7 +170,7 @@ pub fn label_column(lines: &[Line<'_>]) -> Vec<bool> {
         .collect()
 }
 
-/// Whether a value line suits a label: a date label needs a date in it.
+/// Returns whether a value line suits a label: a date label needs a date in it.
 fn value_suits(label: &str, value: &str) -> bool {
     match synonyms::label_kind(label) {
         synonyms::ValueKind::Date => {

@@ -1,10 +1,10 @@
 //! ICAO 9303 machine-readable zones: TD1 (3×30), TD2 (2×36), TD3 (2×44) and
 //! the visa formats MRV-A (2×44) and MRV-B (2×36), with check digits.
 //!
-//! OCR noise tolerated: spaces anywhere, lowercase letters, `«` read for `<`,
-//! and `K` read for `<` inside or at the end of a filler run (a `K` with a
-//! `<` on both sides, or a trailing run of `<` and `K` holding at least
-//! three `<`). A `K` elsewhere is kept, because names and numbers contain it.
+//! OCR noise tolerated: spaces anywhere, lowercase letters, and `«` read for
+//! `<`. A `K` is read as `<` only inside a filler run (a `<` on both sides) or
+//! in a trailing run of `<` and `K` that contains at least three `<`. A `K`
+//! elsewhere is kept, because names and numbers contain it.
 
 use chrono::NaiveDate;
 
@@ -64,9 +64,9 @@ pub struct Mrz {
 }
 
 impl Mrz {
-    /// Whether the fields without their own check digit (names, codes, sex)
-    /// can be trusted: the composite digit passes, or for visas, which have
-    /// no composite, every field digit passes.
+    /// Returns whether the fields without their own check digit (names,
+    /// codes, sex) can be trusted. That needs the composite digit to pass, or
+    /// for visas, which have no composite, every field digit.
     pub fn unchecked_fields_trusted(&self) -> bool {
         match self.composite_valid {
             Some(valid) => valid,
@@ -74,8 +74,8 @@ impl Mrz {
         }
     }
 
-    /// The birth date; a two-digit year that would lie in the future is read
-    /// as 19xx.
+    /// Returns the birth date. A two-digit year that would lie in the future
+    /// is read as 19xx.
     pub fn birth_date(&self) -> Option<NaiveDate> {
         let (year, month, day) = split_yymmdd(&self.birth_date.value)?;
         let date = NaiveDate::from_ymd_opt(2000 + year as i32, month, day)?;
@@ -86,9 +86,9 @@ impl Mrz {
         }
     }
 
-    /// The expiry date; a two-digit year is read as 20xx, unless that lies
-    /// more than 20 years ahead, longer than any travel document is valid,
-    /// so an expired 1998 passport reads 1998 and not 2098.
+    /// Returns the expiry date, reading a two-digit year as 20xx. A year more
+    /// than 20 years ahead is read as 19xx instead, because no travel document
+    /// is valid that long: an expired 1998 passport reads 1998, not 2098.
     pub fn expiry_date(&self) -> Option<NaiveDate> {
         let (year, month, day) = split_yymmdd(&self.expiry_date.value)?;
         let date = NaiveDate::from_ymd_opt(2000 + year as i32, month, day)?;
@@ -101,7 +101,7 @@ impl Mrz {
         }
     }
 
-    /// The name as `SURNAME, GIVEN NAMES`, or the surname alone.
+    /// Returns the name as `SURNAME, GIVEN NAMES`, or the surname alone.
     pub fn full_name(&self) -> String {
         if self.given_names.is_empty() {
             self.surname.clone()
