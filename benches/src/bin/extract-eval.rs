@@ -1,7 +1,8 @@
 //! Evaluates the rule extractor on ground-truth OCR from the sample set, so
 //! the figures measure extraction and not OCR.
 //!
-//! Usage: `cargo run --release -p benches --bin extract-eval -- <samples-dir>`
+//! Usage: `cargo run --release -p benches --bin extract-eval -- <samples-dir> [--show]`;
+//! `--show` prints each FUNSD form's lines, kv and fields.
 
 #[path = "../extract_eval/funsd.rs"]
 mod funsd;

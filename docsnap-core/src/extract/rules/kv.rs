@@ -213,9 +213,16 @@ pub fn find_pairs(lines: &[Line<'_>], columns: bool) -> KvLayout {
                     && can_be_value(lines[*j].text)
                     && value_suits(&label, lines[*j].text)
             };
+            // A label ending in a colon expects a value, so the answer may
+            // sit further down and indented, as handwriting under a label does.
+            let below = if colon_label {
+                layout::below_within(lines, i, 2.5, true)
+            } else {
+                layout::below(lines, i)
+            };
             let neighbour = layout::right_of(lines, i, 25.0)
                 .filter(usable)
-                .or_else(|| layout::below(lines, i).filter(usable));
+                .or_else(|| below.filter(usable));
             used[i] = true;
             match neighbour {
                 Some(j) => {

@@ -57,7 +57,13 @@ pub fn right_of(lines: &[Line<'_>], i: usize, max_gap_heights: f32) -> Option<us
         .enumerate()
         .filter(|(j, other)| {
             let gap = other.bbox.x - right(&anchor.bbox);
-            *j != i && same_row(anchor, other) && gap >= -0.3 * anchor.bbox.height && gap <= max_gap
+            // A box much taller than the anchor is vertical text or a stamp.
+            let similar_height = other.bbox.height <= 2.5 * anchor.bbox.height.max(1.0);
+            *j != i
+                && same_row(anchor, other)
+                && similar_height
+                && gap >= -0.3 * anchor.bbox.height
+                && gap <= max_gap
         })
         .min_by(|(_, a), (_, b)| a.bbox.x.total_cmp(&b.bbox.x))
         .map(|(j, _)| j)
@@ -66,6 +72,19 @@ pub fn right_of(lines: &[Line<'_>], i: usize, max_gap_heights: f32) -> Option<us
 /// Finds the line just below `lines[i]`: its top within one line height of
 /// the anchor's bottom and its left edge aligned with the anchor's.
 pub fn below(lines: &[Line<'_>], i: usize) -> Option<usize> {
+    below_within(lines, i, 1.2, false)
+}
+
+/// Finds the nearest line below `lines[i]` whose top is within
+/// `max_gap_heights` line heights of the anchor's bottom. The line's left
+/// edge must align with the anchor's, or with `indented`, fall anywhere
+/// under the anchor's span, as a handwritten answer under a label does.
+pub fn below_within(
+    lines: &[Line<'_>],
+    i: usize,
+    max_gap_heights: f32,
+    indented: bool,
+) -> Option<usize> {
     let anchor = &lines[i];
     let height = anchor.bbox.height.max(1.0);
     lines
@@ -73,12 +92,15 @@ pub fn below(lines: &[Line<'_>], i: usize) -> Option<usize> {
         .enumerate()
         .filter(|(j, other)| {
             let gap = other.bbox.y - bottom(&anchor.bbox);
-            let aligned = (other.bbox.x - anchor.bbox.x).abs() <= 1.5 * height;
+            let aligned = (other.bbox.x - anchor.bbox.x).abs() <= 1.5 * height
+                || (indented
+                    && other.bbox.x >= anchor.bbox.x - 1.5 * height
+                    && other.bbox.x <= right(&anchor.bbox));
             *j != i
                 && other.page == anchor.page
                 && !same_row(anchor, other)
                 && gap >= -0.3 * height
-                && gap <= 1.2 * height
+                && gap <= max_gap_heights * height
                 && aligned
         })
         .min_by(|(_, a), (_, b)| a.bbox.y.total_cmp(&b.bbox.y))
