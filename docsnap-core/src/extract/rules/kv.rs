@@ -1,6 +1,10 @@
 //! Printed key-value pairs: `Label: value` on one line, and a label line
 //! whose value sits to its right on the same row or on the line below.
 
+use std::sync::LazyLock;
+
+use regex::Regex;
+
 use super::layout::{self, Line};
 use super::synonyms;
 
@@ -70,14 +74,15 @@ pub fn split_inline(text: &str) -> Option<(String, String)> {
     let (left, rest) = text.split_at(colon);
     let right = &rest[rest.chars().next()?.len_utf8()..];
 
-    let digit_before = left.trim_end().ends_with(|c: char| c.is_ascii_digit());
-    let digit_after = right.trim_start().starts_with(|c: char| c.is_ascii_digit());
-    let is_time = left.ends_with(|c: char| c.is_ascii_digit())
-        && right.starts_with(|c: char| c.is_ascii_digit());
-    if is_time
-        || (digit_before && digit_after && left.split_whitespace().count() == 1)
-        || right.starts_with("//")
-    {
+    // A colon between a one- or two-digit number and two digits is a time
+    // such as `20:49` or `17: 46`, not a label.
+    let last_token = left.split_whitespace().last().unwrap_or_default();
+    let first_token = right.split_whitespace().next().unwrap_or_default();
+    let is_time = (1..=2).contains(&last_token.len())
+        && last_token.chars().all(|c| c.is_ascii_digit())
+        && first_token.len() >= 2
+        && first_token[..2].chars().all(|c| c.is_ascii_digit());
+    if is_time || right.starts_with("//") {
         return None;
     }
 
@@ -104,6 +109,12 @@ fn ends_with_colon(text: &str) -> bool {
     text.trim_end().ends_with([':', '：'])
 }
 
+// Endings that make a line a label even without a colon: `ACCT. NO.`,
+// `APPROVED BY`, `JOB#`.
+static LABEL_ENDING: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)(?:\bNO\.?|\bNUMBER|#|\bBY)$").expect("label ending pattern is valid")
+});
+
 /// Returns whether a line can be the value of a neighbouring label: not a label
 /// ending in a colon, not a `Label: value` line itself, not a known label.
 fn can_be_value(text: &str) -> bool {
@@ -112,6 +123,7 @@ fn can_be_value(text: &str) -> bool {
         && !ends_with_colon(trimmed)
         && split_inline(trimmed).is_none()
         && synonyms::lookup(trimmed).is_none()
+        && !(LABEL_ENDING.is_match(trimmed) && !trimmed.contains(|c: char| c.is_ascii_digit()))
         && !is_blank_marker_only(trimmed)
 }
 
@@ -170,6 +182,25 @@ pub fn label_column(lines: &[Line<'_>]) -> Vec<bool> {
         .collect()
 }
 
+/// Finds the lines of header rows: rows of three or more short lines (at
+/// most three words, no digits), such as `QUANTITY  CODE  UNIT  PRICE`.
+/// Their lines are column titles, never values of each other.
+pub fn header_rows(lines: &[Line<'_>]) -> Vec<bool> {
+    let title_like = |line: &Line<'_>| {
+        let text = line.text.trim();
+        text.split_whitespace().count() <= 3
+            && is_label_like(text)
+            && !text.contains(|c: char| c.is_ascii_digit())
+    };
+    lines
+        .iter()
+        .map(|line| {
+            let row: Vec<&Line<'_>> = lines.iter().filter(|o| layout::same_row(o, line)).collect();
+            row.len() >= 3 && row.iter().all(|o| title_like(o))
+        })
+        .collect()
+}
+
 /// Returns whether a value line suits a label: a date label needs a date in it.
 fn value_suits(label: &str, value: &str) -> bool {
     match synonyms::label_kind(label) {
@@ -186,6 +217,7 @@ fn value_suits(label: &str, value: &str) -> bool {
 pub fn find_pairs(lines: &[Line<'_>], columns: bool) -> KvLayout {
     let mut layout = KvLayout::default();
     let mut used = vec![false; lines.len()];
+    let in_header = header_rows(lines);
     let in_column = if columns {
         label_column(lines)
     } else {
@@ -209,6 +241,7 @@ pub fn find_pairs(lines: &[Line<'_>], columns: bool) -> KvLayout {
                 // A column line to the right of a colon label is its value,
                 // such as a name aligned with the labels further down.
                 !used[*j]
+                    && !in_header[*j]
                     && (!in_column[*j] || colon_label)
                     && can_be_value(lines[*j].text)
                     && value_suits(&label, lines[*j].text)
@@ -235,6 +268,7 @@ pub fn find_pairs(lines: &[Line<'_>], columns: bool) -> KvLayout {
                         used[k] = true;
                         value = format!("{value} {}", clean_value(lines[k].text));
                     }
+                    let value = join_row(lines, j, &mut used, value);
                     let value = continue_value(lines, j, &mut used, &in_column, value);
                     layout.pairs.push(KvPair { label, value });
                 }
@@ -258,6 +292,23 @@ pub fn find_pairs(lines: &[Line<'_>], columns: bool) -> KvLayout {
     layout
 }
 
+/// Appends the fragments of a value that OCR split on its row: lines to the
+/// right within two line heights that cannot be labels.
+fn join_row(lines: &[Line<'_>], mut j: usize, used: &mut [bool], mut value: String) -> String {
+    for _ in 0..8 {
+        let Some(next) = layout::right_of(lines, j, 2.0) else {
+            break;
+        };
+        if used[next] || !can_be_value(lines[next].text) {
+            break;
+        }
+        used[next] = true;
+        value = format!("{value} {}", clean_value(lines[next].text));
+        j = next;
+    }
+    value
+}
+
 /// Appends the lines that continue a value downwards: aligned with it, a
 /// small gap, and alone on their row (a line with something to its left is
 /// another label's value).
@@ -275,7 +326,9 @@ fn continue_value(
         let alone = !lines.iter().any(|other| {
             layout::same_row(other, &lines[next]) && other.bbox.x < lines[next].bbox.x
         });
-        if used[next] || in_column[next] || !alone || !can_be_value(lines[next].text) {
+        // A value that sits in the label column may continue in it too.
+        let column_ok = !in_column[next] || in_column[j];
+        if used[next] || !column_ok || !alone || !can_be_value(lines[next].text) {
             break;
         }
         used[next] = true;
