@@ -250,12 +250,12 @@ pub fn find_pairs(lines: &[Line<'_>], columns: bool) -> KvLayout {
             // sit further down and indented, as handwriting under a label does.
             let below = if colon_label {
                 layout::below_within(lines, i, 2.5, true)
+                    .into_iter()
+                    .find(usable)
             } else {
-                layout::below(lines, i)
+                layout::below(lines, i).filter(usable)
             };
-            let neighbour = layout::right_of(lines, i, 25.0)
-                .filter(usable)
-                .or_else(|| below.filter(usable));
+            let neighbour = layout::right_of(lines, i, 25.0).filter(usable).or(below);
             used[i] = true;
             match neighbour {
                 Some(j) => {
@@ -327,7 +327,8 @@ fn continue_value(
             layout::same_row(other, &lines[next]) && other.bbox.x < lines[next].bbox.x
         });
         // A value that sits in the label column may continue in it too.
-        let column_ok = !in_column[next] || in_column[j];
+        let gap = lines[next].bbox.y - (lines[j].bbox.y + lines[j].bbox.height);
+        let column_ok = !in_column[next] || in_column[j] || gap <= 0.5 * lines[j].bbox.height;
         if used[next] || !column_ok || !alone || !can_be_value(lines[next].text) {
             break;
         }

@@ -72,10 +72,10 @@ pub fn right_of(lines: &[Line<'_>], i: usize, max_gap_heights: f32) -> Option<us
 /// Finds the line just below `lines[i]`: its top within one line height of
 /// the anchor's bottom and its left edge aligned with the anchor's.
 pub fn below(lines: &[Line<'_>], i: usize) -> Option<usize> {
-    below_within(lines, i, 1.2, false)
+    below_within(lines, i, 1.2, false).first().copied()
 }
 
-/// Finds the nearest line below `lines[i]` whose top is within
+/// Lists the lines below `lines[i]`, nearest first, whose top is within
 /// `max_gap_heights` line heights of the anchor's bottom. The line's left
 /// edge must align with the anchor's, or with `indented`, fall anywhere
 /// under the anchor's span, as a handwritten answer under a label does.
@@ -84,10 +84,10 @@ pub fn below_within(
     i: usize,
     max_gap_heights: f32,
     indented: bool,
-) -> Option<usize> {
+) -> Vec<usize> {
     let anchor = &lines[i];
     let height = anchor.bbox.height.max(1.0);
-    lines
+    let mut found: Vec<usize> = lines
         .iter()
         .enumerate()
         .filter(|(j, other)| {
@@ -103,8 +103,13 @@ pub fn below_within(
                 && gap <= max_gap_heights * height
                 && aligned
         })
-        .min_by(|(_, a), (_, b)| a.bbox.y.total_cmp(&b.bbox.y))
         .map(|(j, _)| j)
+        .collect();
+    found.sort_by(|a, b| {
+        let (a, b) = (&lines[*a].bbox, &lines[*b].bbox);
+        a.y.total_cmp(&b.y).then(a.x.total_cmp(&b.x))
+    });
+    found
 }
 
 /// Sorts lines into reading order: top to bottom by rows, left to right
