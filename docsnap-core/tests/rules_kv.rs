@@ -212,3 +212,44 @@ fn empty_pages_give_empty_result() {
     assert!(result.fields.is_empty());
     assert_eq!(result.kv["Form Type"], "Form");
 }
+
+#[test]
+fn wrapped_label_joins_lines() {
+    let result = rules::extract_form(
+        &page(vec![
+            line("NAME OF GUEST", 150.0, 440.0),
+            line("AGE", 150.0, 480.0),
+            line("RELATIONSHIP", 150.0, 520.0),
+            line("TO WINNER", 150.0, 540.0),
+        ]),
+        &FileLibrary::default(),
+    );
+    assert_eq!(
+        result.fields,
+        ["NAME OF GUEST", "AGE", "RELATIONSHIP TO WINNER"]
+    );
+}
+
+#[test]
+fn bracketed_remark_is_not_a_value() {
+    let result = rules::extract_form(
+        &page(vec![
+            line("AIRLINE:", 150.0, 770.0),
+            line("(CHECK ONE)", 150.0, 785.0),
+        ]),
+        &FileLibrary::default(),
+    );
+    assert!(!result.kv.contains_key("AIRLINE"));
+    assert_eq!(result.fields[0], "AIRLINE");
+}
+
+#[test]
+fn header_row_is_not_a_value() {
+    let kv = rules::extract_kv(&page(vec![
+        line("ACCT. NO.", 300.0, 730.0),
+        line("DEPT. NO.", 410.0, 730.0),
+        line("APPROVED BY", 570.0, 730.0),
+        line("4111", 300.0, 752.0),
+    ]));
+    assert_eq!(kv["Account Number"], "4111");
+}

@@ -66,6 +66,16 @@ pub fn is_label_like(text: &str) -> bool {
     has_letter && (1..=10).contains(&words) && text.chars().count() <= 60 && !sentence
 }
 
+/// Returns whether text before a final colon reads like a label. A colon
+/// marks a label so clearly that up to 14 words and 100 characters are
+/// allowed, as in `RECORDS PLACED IN INDEX BINDER AND IN FILE BY:`.
+pub fn is_colon_label_like(text: &str) -> bool {
+    let words = text.split_whitespace().count();
+    text.chars().any(char::is_alphabetic)
+        && (1..=14).contains(&words)
+        && text.chars().count() <= 100
+}
+
 /// Splits `Label: value` at its first colon when the left part reads like a
 /// label. A colon between digits (a time such as `20:49`) or in a URL does
 /// not split.
@@ -125,6 +135,8 @@ fn can_be_value(text: &str) -> bool {
         && synonyms::lookup(trimmed).is_none()
         && !(LABEL_ENDING.is_match(trimmed) && !trimmed.contains(|c: char| c.is_ascii_digit()))
         && !is_blank_marker_only(trimmed)
+        // A remark in brackets, such as `(CHECK ONE)`, belongs to the label.
+        && !(trimmed.starts_with('(') && trimmed.ends_with(')'))
 }
 
 /// Returns whether the only markers on a line are dot leaders before a value, as in
@@ -189,6 +201,7 @@ pub fn header_rows(lines: &[Line<'_>]) -> Vec<bool> {
     let title_like = |line: &Line<'_>| {
         let text = line.text.trim();
         text.split_whitespace().count() <= 3
+            && text.chars().filter(|c| c.is_alphabetic()).count() >= 2
             && is_label_like(text)
             && !text.contains(|c: char| c.is_ascii_digit())
     };
@@ -232,7 +245,7 @@ pub fn find_pairs(lines: &[Line<'_>], columns: bool) -> KvLayout {
         if super::blanks::has_marker(text) && !is_leader_line(text) {
             continue;
         }
-        let colon_label = ends_with_colon(text) && is_label_like(&clean_label(text));
+        let colon_label = ends_with_colon(text) && is_colon_label_like(&clean_label(text));
         let known_label = synonyms::lookup(&clean_label(text)).is_some();
 
         if colon_label || known_label || in_column[i] {
@@ -283,6 +296,7 @@ pub fn find_pairs(lines: &[Line<'_>], columns: bool) -> KvLayout {
         }
     }
 
+    merge_wrapped_labels(lines, &mut layout.open_labels, &used);
     layout.used_lines = used
         .iter()
         .enumerate()
@@ -290,6 +304,45 @@ pub fn find_pairs(lines: &[Line<'_>], columns: bool) -> KvLayout {
         .map(|(i, _)| i)
         .collect();
     layout
+}
+
+/// Joins open labels that wrap onto a second line: a line directly above
+/// (gap at most 0.3 line heights, left edges aligned), without a final colon,
+/// that is free or itself an open label becomes the first part of the label.
+fn merge_wrapped_labels(lines: &[Line<'_>], open_labels: &mut Vec<OpenLabel>, used: &[bool]) {
+    let mut k = 0;
+    while k < open_labels.len() {
+        let line = open_labels[k].line;
+        let upper = (0..lines.len()).find(|u| {
+            layout::below_within(lines, *u, 0.3, false).first() == Some(&line)
+                && !ends_with_colon(lines[*u].text)
+                && is_colon_label_like(lines[*u].text.trim())
+        });
+        let Some(upper) = upper else {
+            k += 1;
+            continue;
+        };
+        let upper_open = open_labels.iter().position(|open| open.line == upper);
+        if upper_open.is_none() && used[upper] {
+            k += 1;
+            continue;
+        }
+        open_labels[k].label = format!(
+            "{} {}",
+            clean_label(lines[upper].text),
+            open_labels[k].label
+        );
+        open_labels[k].line = upper;
+        match upper_open {
+            Some(position) => {
+                open_labels.remove(position);
+                if position < k {
+                    k -= 1;
+                }
+            }
+            None => k += 1,
+        }
+    }
 }
 
 /// Appends the fragments of a value that OCR split on its row: lines to the
