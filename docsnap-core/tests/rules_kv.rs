@@ -253,3 +253,57 @@ fn header_row_is_not_a_value() {
     ]));
     assert_eq!(kv["Account Number"], "4111");
 }
+
+#[test]
+fn odd_text_never_panics() {
+    let samples = [
+        "",
+        ":",
+        "：",
+        "::::",
+        "Label: 中文",
+        "名前：李",
+        "12:",
+        ":34",
+        "Total ..... ",
+        "____",
+        "[ ]",
+        "☐",
+        "RM",
+        "$",
+        "€ 1,2",
+        "99/99/9999",
+        "31/02/2020",
+        "0/0/00",
+        "P<",
+        "<<<<<<<<<<",
+        "«««",
+        "K<K<K",
+        "é: ü",
+        "a - b",
+        " - ",
+        "(",
+        ")",
+        "((()))",
+        "\u{200b}: x",
+        "🙂: 🙂",
+    ];
+    let lines: Vec<TextLine> = samples
+        .iter()
+        .enumerate()
+        .map(|(i, s)| line(s, 10.0, 25.0 * i as f32))
+        .collect();
+    let result = rules::extract_form(&page(lines), &FileLibrary::default());
+    assert!(result.kv.contains_key("Form Type"));
+
+    let wide = "中".repeat(44);
+    assert!(rules::mrz::decode_two_line(&wide, &wide).is_none());
+    assert!(
+        rules::mrz::decode_td1([
+            "é".repeat(15).as_str(),
+            "é".repeat(15).as_str(),
+            "é".repeat(15).as_str()
+        ])
+        .is_none()
+    );
+}

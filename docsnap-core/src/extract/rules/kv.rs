@@ -90,8 +90,12 @@ pub fn split_inline(text: &str) -> Option<(String, String)> {
     let first_token = right.split_whitespace().next().unwrap_or_default();
     let is_time = (1..=2).contains(&last_token.len())
         && last_token.chars().all(|c| c.is_ascii_digit())
-        && first_token.len() >= 2
-        && first_token[..2].chars().all(|c| c.is_ascii_digit());
+        && first_token
+            .chars()
+            .take(2)
+            .filter(char::is_ascii_digit)
+            .count()
+            == 2;
     if is_time || right.starts_with("//") {
         return None;
     }

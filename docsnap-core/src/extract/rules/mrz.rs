@@ -225,6 +225,12 @@ pub fn find_mrz<'a>(lines: impl IntoIterator<Item = &'a str>) -> Option<Mrz> {
     None
 }
 
+/// Returns whether every character is in the MRZ alphabet: `A`–`Z`, `0`–`9`, `<`.
+fn is_mrz_text(text: &str) -> bool {
+    text.bytes()
+        .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'<')
+}
+
 fn strip_fillers(text: &str) -> String {
     text.trim_matches('<')
         .replace('<', " ")
@@ -254,7 +260,11 @@ fn char_at(text: &str, index: usize) -> char {
 /// Decodes TD2, TD3, MRV-A and MRV-B, which share the two-line layout.
 pub fn decode_two_line(line1: &str, line2: &str) -> Option<Mrz> {
     let width = line1.len();
-    if line2.len() != width || !(width == 36 || width == 44) {
+    if line2.len() != width
+        || !(width == 36 || width == 44)
+        || !is_mrz_text(line1)
+        || !is_mrz_text(line2)
+    {
         return None;
     }
     let is_visa = line1.starts_with('V');
@@ -301,7 +311,9 @@ pub fn decode_two_line(line1: &str, line2: &str) -> Option<Mrz> {
 /// into the optional data when the number's check-digit position is `<`.
 pub fn decode_td1(lines: [&str; 3]) -> Option<Mrz> {
     let [line1, line2, line3] = lines;
-    if lines.iter().any(|l| l.len() != 30) || !line1.as_bytes()[0].is_ascii_uppercase() {
+    if lines.iter().any(|l| l.len() != 30 || !is_mrz_text(l))
+        || !line1.as_bytes()[0].is_ascii_uppercase()
+    {
         return None;
     }
 
