@@ -187,7 +187,7 @@ const PROFILES: &[Profile] = &[
 const MIN_SCORE: u32 = 4;
 
 impl DocumentType {
-    /// The display name, such as `Receipt`.
+    /// Returns the display name, such as `Receipt`.
     pub fn name(self) -> &'static str {
         profile(self).map_or("Document", |p| p.name)
     }

@@ -129,18 +129,22 @@ static LABEL_ENDING: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)(?:\bNO\.?|\bNUMBER|#|\bBY)$").expect("label ending pattern is valid")
 });
 
-/// Returns whether a line can be the value of a neighbouring label: not a label
-/// ending in a colon, not a `Label: value` line itself, not a known label.
+/// Returns whether a line can be the value of a neighbouring label: not a
+/// label (ending in a colon, known, or ending like `ACCT. NO.`), not a
+/// `Label: value` line itself, and not a bracketed remark.
 fn can_be_value(text: &str) -> bool {
     let trimmed = text.trim();
+    let has_digit = trimmed.contains(|c: char| c.is_ascii_digit());
+    let label_ending = LABEL_ENDING.is_match(trimmed) && !has_digit;
+    // A remark in brackets, such as `(CHECK ONE)`, belongs to the label.
+    let remark = trimmed.starts_with('(') && trimmed.ends_with(')');
+    let is_label = ends_with_colon(trimmed) || synonyms::lookup(trimmed).is_some() || label_ending;
+
     !trimmed.is_empty()
-        && !ends_with_colon(trimmed)
+        && !is_label
+        && !remark
         && split_inline(trimmed).is_none()
-        && synonyms::lookup(trimmed).is_none()
-        && !(LABEL_ENDING.is_match(trimmed) && !trimmed.contains(|c: char| c.is_ascii_digit()))
         && !is_blank_marker_only(trimmed)
-        // A remark in brackets, such as `(CHECK ONE)`, belongs to the label.
-        && !(trimmed.starts_with('(') && trimmed.ends_with(')'))
 }
 
 /// Returns whether the only markers on a line are dot leaders before a value, as in
@@ -263,7 +267,7 @@ pub fn find_pairs(lines: &[Line<'_>], columns: bool) -> KvLayout {
                     && can_be_value(lines[*j].text)
                     && value_suits(&label, lines[*j].text)
             };
-            // A label ending in a colon expects a value, so the answer may
+            // A label ending in a colon expects a value, so the value may
             // sit further down and indented, as handwriting under a label does.
             let below = if colon_label {
                 layout::below_within(lines, i, 2.5, true)
@@ -310,9 +314,9 @@ pub fn find_pairs(lines: &[Line<'_>], columns: bool) -> KvLayout {
     layout
 }
 
-/// Joins open labels that wrap onto a second line: a line directly above
-/// (gap at most 0.3 line heights, left edges aligned), without a final colon,
-/// that is free or itself an open label becomes the first part of the label.
+/// Joins open labels that wrap onto a second line. The line directly above
+/// (gap at most 0.3 line heights, left edges aligned) becomes the first part
+/// of the label when it has no final colon and is free or an open label.
 fn merge_wrapped_labels(lines: &[Line<'_>], open_labels: &mut Vec<OpenLabel>, used: &[bool]) {
     let mut k = 0;
     while k < open_labels.len() {

@@ -36,7 +36,7 @@ fn right(b: &BoundingBox) -> f32 {
     b.x + b.width
 }
 
-/// Whether two lines share a visual row: their vertical extents overlap by
+/// Returns whether two lines share a visual row: their vertical extents overlap by
 /// at least half the smaller height.
 pub fn same_row(a: &Line<'_>, b: &Line<'_>) -> bool {
     if a.page != b.page {
@@ -78,7 +78,7 @@ pub fn below(lines: &[Line<'_>], i: usize) -> Option<usize> {
 /// Lists the lines below `lines[i]`, nearest first, whose top is within
 /// `max_gap_heights` line heights of the anchor's bottom. The line's left
 /// edge must align with the anchor's, or with `indented`, fall anywhere
-/// under the anchor's span, as a handwritten answer under a label does.
+/// under the anchor's span, as handwriting under a label does.
 pub fn below_within(
     lines: &[Line<'_>],
     i: usize,

@@ -359,9 +359,9 @@ pub fn decode_td1(lines: [&str; 3]) -> Option<Mrz> {
     })
 }
 
-/// Returns the standard kv pairs of a zone. Fields with their own check
-/// digit appear only when it passes; names, codes and sex only when
-/// [`Mrz::unchecked_fields_trusted`]. The zone text itself always appears.
+/// Returns the standard kv pairs of a zone. A field with its own check
+/// digit appears only when that digit passes, and names, codes and sex only
+/// when [`Mrz::unchecked_fields_trusted`]. The zone text always appears.
 pub fn mrz_fields(mrz: &Mrz) -> Vec<(&'static str, String)> {
     let mut fields = Vec::new();
     let trusted = mrz.unchecked_fields_trusted();
