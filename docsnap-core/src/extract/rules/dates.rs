@@ -148,6 +148,8 @@ pub fn detect_order(text: &str) -> DateOrder {
             return DateOrder::MonthFirst;
         }
     }
+    // NOTE: with no unambiguous date and no hint, `03/04/2020` reads as
+    // March 4, which is wrong for day-first documents without a currency.
     if DAY_FIRST_HINTS.is_match(text) {
         DateOrder::DayFirst
     } else {

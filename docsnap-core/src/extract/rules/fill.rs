@@ -171,6 +171,9 @@ pub fn fill_value(kind: ValueKind, value: &str) -> String {
     value.trim().to_string()
 }
 
+// NOTE: checkbox fields (`Federal tax classification: Partnership`) are only
+// filled when a library key names the same option; no rule infers a tick.
+
 /// Fills each blank field of `form` from the best-scoring library value.
 /// Fields without a match scoring at least [`MIN_SCORE`] stay out.
 pub fn fill(form: &FormToFill, library: &FileLibrary) -> FillResult {
