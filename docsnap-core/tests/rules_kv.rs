@@ -7,7 +7,7 @@ use docsnap_core::extract::rules::{self, classify::DocumentType};
 use docsnap_core::ocr::{BoundingBox, PageText, TextLine};
 use docsnap_core::types::FileLibrary;
 
-/// A line of `text` at `(x, y)`, 20 px tall, 9 px per character.
+/// Builds a line of `text` at `(x, y)`, 20 px tall, 9 px per character.
 fn line(text: &str, x: f32, y: f32) -> TextLine {
     TextLine {
         text: text.to_string(),
@@ -211,4 +211,99 @@ fn empty_pages_give_empty_result() {
     let result = rules::extract_form(&[], &FileLibrary::default());
     assert!(result.fields.is_empty());
     assert_eq!(result.kv["Form Type"], "Form");
+}
+
+#[test]
+fn wrapped_label_joins_lines() {
+    let result = rules::extract_form(
+        &page(vec![
+            line("NAME OF GUEST", 150.0, 440.0),
+            line("AGE", 150.0, 480.0),
+            line("RELATIONSHIP", 150.0, 520.0),
+            line("TO WINNER", 150.0, 540.0),
+        ]),
+        &FileLibrary::default(),
+    );
+    assert_eq!(
+        result.fields,
+        ["NAME OF GUEST", "AGE", "RELATIONSHIP TO WINNER"]
+    );
+}
+
+#[test]
+fn bracketed_remark_is_not_a_value() {
+    let result = rules::extract_form(
+        &page(vec![
+            line("AIRLINE:", 150.0, 770.0),
+            line("(CHECK ONE)", 150.0, 785.0),
+        ]),
+        &FileLibrary::default(),
+    );
+    assert!(!result.kv.contains_key("AIRLINE"));
+    assert_eq!(result.fields[0], "AIRLINE");
+}
+
+#[test]
+fn header_row_is_not_a_value() {
+    let kv = rules::extract_kv(&page(vec![
+        line("ACCT. NO.", 300.0, 730.0),
+        line("DEPT. NO.", 410.0, 730.0),
+        line("APPROVED BY", 570.0, 730.0),
+        line("4111", 300.0, 752.0),
+    ]));
+    assert_eq!(kv["Account Number"], "4111");
+}
+
+#[test]
+fn odd_text_never_panics() {
+    let samples = [
+        "",
+        ":",
+        "：",
+        "::::",
+        "Label: 中文",
+        "名前：李",
+        "12:",
+        ":34",
+        "Total ..... ",
+        "____",
+        "[ ]",
+        "☐",
+        "RM",
+        "$",
+        "€ 1,2",
+        "99/99/9999",
+        "31/02/2020",
+        "0/0/00",
+        "P<",
+        "<<<<<<<<<<",
+        "«««",
+        "K<K<K",
+        "é: ü",
+        "a - b",
+        " - ",
+        "(",
+        ")",
+        "((()))",
+        "\u{200b}: x",
+        "🙂: 🙂",
+    ];
+    let lines: Vec<TextLine> = samples
+        .iter()
+        .enumerate()
+        .map(|(i, s)| line(s, 10.0, 25.0 * i as f32))
+        .collect();
+    let result = rules::extract_form(&page(lines), &FileLibrary::default());
+    assert!(result.kv.contains_key("Form Type"));
+
+    let wide = "中".repeat(44);
+    assert!(rules::mrz::decode_two_line(&wide, &wide).is_none());
+    assert!(
+        rules::mrz::decode_td1([
+            "é".repeat(15).as_str(),
+            "é".repeat(15).as_str(),
+            "é".repeat(15).as_str()
+        ])
+        .is_none()
+    );
 }

@@ -1,7 +1,8 @@
 //! Evaluates the rule extractor on ground-truth OCR from the sample set, so
 //! the figures measure extraction and not OCR.
 //!
-//! Usage: `cargo run --release -p benches --bin extract-eval -- <samples-dir>`
+//! Usage: `cargo run --release -p benches --bin extract-eval -- <samples-dir> [--show]`;
+//! `--show` prints each FUNSD form's lines, kv and fields.
 
 #[path = "../extract_eval/funsd.rs"]
 mod funsd;
@@ -49,7 +50,9 @@ pub type Outcome = Result<(Vec<(String, String)>, ErrorClasses), String>;
 
 fn main() -> ExitCode {
     let Some(samples) = std::env::args_os().nth(1).map(PathBuf::from) else {
-        eprintln!("usage: extract-eval <samples-dir>   (for example /work/shared/samples)");
+        eprintln!(
+            "usage: extract-eval <samples-dir>: the folder holding funsd/, receipts_sroie/ and specimens/"
+        );
         return ExitCode::from(2);
     };
     if !samples.is_dir() {

@@ -104,8 +104,21 @@ pub fn evaluate(dir: &Path) -> Outcome {
         let annotation_path = dir.join(name.replace(".gt.json", ".json"));
         let truth = read_json(&gt_path)?;
         let page = page_from_annotation(&read_json(&annotation_path)?);
-        let result = rules::extract_form(&[page], &FileLibrary::default());
+        let result = rules::extract_form(std::slice::from_ref(&page), &FileLibrary::default());
         forms += 1;
+        if std::env::args().any(|a| a == "--show") {
+            println!("== {name}");
+            for line in &page.lines {
+                println!(
+                    "   line {:>5.0},{:>5.0} {:?}",
+                    line.bbox.x, line.bbox.y, line.text
+                );
+            }
+            for (key, value) in &result.kv {
+                println!("   kv {key:?} = {value:?}");
+            }
+            println!("   fields {:?}", result.fields);
+        }
 
         let mut predicted: Vec<(String, String)> = result
             .kv

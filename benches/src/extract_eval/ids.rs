@@ -49,7 +49,7 @@ fn noisy(line: &str) -> String {
         .join(" ")
 }
 
-/// The fields a specimen's MRZ encodes, from its ground truth, as
+/// Lists the fields a specimen's MRZ encodes, from its ground truth, as
 /// (standard key, expected value) pairs.
 fn expected_fields(fields: &Value) -> Vec<(&'static str, String)> {
     let get = |keys: &[&str]| {

@@ -43,7 +43,7 @@ fn strip_suffix(value: &str) -> &str {
     trimmed
 }
 
-/// Whether a predicted key names the ground-truth label: the same text, or
+/// Returns whether a predicted key names the ground-truth label: the same text, or
 /// the standard field name the extractor gives that label.
 pub fn same_key(predicted: &str, truth: &str) -> bool {
     let predicted = text(predicted);
@@ -51,7 +51,7 @@ pub fn same_key(predicted: &str, truth: &str) -> bool {
         || synonyms::standard_key(truth).is_some_and(|key| text(key) == predicted)
 }
 
-/// Whether two values agree: the same compact text, the same date (ground
+/// Returns whether two values agree: the same compact text, the same date (ground
 /// truth read with `order`), or the same digits for numbers of seven or more
 /// digits such as phone numbers.
 pub fn same_value(predicted: &str, truth: &str, order: dates::DateOrder) -> bool {
@@ -70,7 +70,7 @@ pub fn same_value(predicted: &str, truth: &str, order: dates::DateOrder) -> bool
         && !predicted.chars().any(char::is_alphabetic)
 }
 
-/// Whether two amounts agree in value, ignoring currency.
+/// Returns whether two amounts agree in value, ignoring currency.
 pub fn same_amount(predicted: &str, truth: &str) -> bool {
     let number = |v: &str| {
         let digits: String = v

@@ -15,7 +15,7 @@ static MARKER: LazyLock<Regex> = LazyLock::new(|| {
         .expect("blank marker pattern is valid")
 });
 
-/// Whether `text` holds a blank marker; such lines are left to
+/// Returns whether `text` contains a blank marker; such lines are left to
 /// [`marker_blanks`] rather than read as labels and values.
 pub fn has_marker(text: &str) -> bool {
     MARKER.is_match(text)
@@ -55,9 +55,9 @@ pub fn marker_blanks(lines: &[Line<'_>]) -> Vec<String> {
                 continue;
             }
 
-            // Between two runs the text is the next blank's label; after the
+            // Between two runs the text is the next blank's label. After the
             // last run, any text or a line to the right is the value of a
-            // leader such as `TOTAL ...... 12.50`.
+            // leader, as in `TOTAL ...... 12.50`.
             let is_last = k + 1 == markers.len();
             let value_follows = if is_last {
                 !after.trim().is_empty() || layout::right_of(lines, i, 6.0).is_some()

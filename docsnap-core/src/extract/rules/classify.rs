@@ -187,7 +187,7 @@ const PROFILES: &[Profile] = &[
 const MIN_SCORE: u32 = 4;
 
 impl DocumentType {
-    /// The display name, such as `Receipt`.
+    /// Returns the display name, such as `Receipt`.
     pub fn name(self) -> &'static str {
         profile(self).map_or("Document", |p| p.name)
     }
@@ -257,28 +257,31 @@ fn contains_word(haystack: &str, needle: &str) -> bool {
     })
 }
 
-/// Picks the most salient line: the tallest box in the top third of the
-/// first page, ties broken by the higher position. Lines without letters,
-/// or longer than ten words, do not count.
+/// Picks the most salient line of the first page's top third: the best
+/// box height weighted by position, from 1.5 at the top of the page to 0.5 at
+/// the end of the third. Lines without letters, or longer than ten words, do
+/// not count.
 pub fn salient_line<'a>(lines: &[Line<'a>]) -> Option<&'a str> {
-    let first_page: Vec<&Line<'a>> = lines.iter().filter(|l| l.page == lines[0].page).collect();
-    let page_bottom = first_page
+    let first = lines.first()?;
+    let first_page: Vec<&Line<'a>> = lines.iter().filter(|l| l.page == first.page).collect();
+    let top = first_page.iter().map(|l| l.bbox.y).fold(f32::MAX, f32::min);
+    let bottom = first_page
         .iter()
         .map(|l| l.bbox.y + l.bbox.height)
         .fold(0.0f32, f32::max);
+    let third = top + (bottom - top) / 3.0;
+    let score = |line: &Line<'_>| {
+        let position = (line.bbox.y - top) / (third - top).max(1.0);
+        line.bbox.height * (1.5 - position)
+    };
     first_page
         .into_iter()
-        .filter(|l| l.bbox.y <= page_bottom / 3.0)
+        .filter(|l| l.bbox.y <= third)
         .filter(|l| {
             l.text.chars().filter(|c| c.is_alphabetic()).count() >= 3
                 && l.text.split_whitespace().count() <= 10
         })
-        .max_by(|a, b| {
-            a.bbox
-                .height
-                .total_cmp(&b.bbox.height)
-                .then(b.bbox.y.total_cmp(&a.bbox.y))
-        })
+        .max_by(|a, b| score(a).total_cmp(&score(b)))
         .map(|l| l.text.trim())
 }
 

@@ -101,7 +101,7 @@ pub fn find_dates(text: &str, order: DateOrder) -> Vec<FoundDate> {
     found
 }
 
-/// Parses `text` as a date when the date is all it says, apart from
+/// Parses `text` as a date when it contains nothing else apart from
 /// surrounding punctuation and a trailing time of day.
 pub fn parse_date(text: &str, order: DateOrder) -> Option<NaiveDate> {
     let trimmed = text.trim_matches(|c: char| c.is_whitespace() || ",.;:".contains(c));
@@ -130,9 +130,9 @@ pub fn format_iso_date(date: NaiveDate) -> String {
     date.format("%Y-%m-%d").to_string()
 }
 
-/// Picks the order for a whole document: day first when any numeric date
-/// on it has a first part above 12, or when a currency or wording of a
-/// day-first country appears; month first otherwise.
+/// Picks the order for a whole document. It is day first when a numeric
+/// date on it has a first part above 12, or when a currency or wording of a
+/// day-first country appears, and month first otherwise.
 pub fn detect_order(text: &str) -> DateOrder {
     for caps in NUMERIC.captures_iter(text) {
         let (Some(a), Some(b)) = (caps.name("a"), caps.name("b")) else {
@@ -148,6 +148,8 @@ pub fn detect_order(text: &str) -> DateOrder {
             return DateOrder::MonthFirst;
         }
     }
+    // NOTE: with no unambiguous date and no hint, `03/04/2020` reads as
+    // March 4, which is wrong for day-first documents without a currency.
     if DAY_FIRST_HINTS.is_match(text) {
         DateOrder::DayFirst
     } else {

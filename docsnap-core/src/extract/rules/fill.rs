@@ -90,7 +90,7 @@ fn other_parties(label: &str) -> HashSet<String> {
         .collect()
 }
 
-/// Scores how well a library key answers a field label, from 0.0 to 1.0:
+/// Scores how well a library key matches a field label, from 0.0 to 1.0:
 /// 1.0 when both map to the same standard field, otherwise the share of the
 /// label's content words found in the key. Other-party words must agree.
 pub fn label_score(field: &str, key: &str) -> f32 {
@@ -114,7 +114,7 @@ pub fn label_score(field: &str, key: &str) -> f32 {
     0.9 * shared / union
 }
 
-/// Whether `value` has the kind of value `kind` asks for.
+/// Returns whether `value` is of the kind `kind`.
 pub fn value_fits(kind: ValueKind, value: &str) -> bool {
     match kind {
         ValueKind::Date => dates::parse_date(value, DateOrder::MonthFirst).is_some(),
@@ -132,7 +132,7 @@ static DIGIT_SLICE: LazyLock<Regex> = LazyLock::new(|| {
 
 /// Applies a `(first 3 digits)` / `(middle 2 digits)` / `(last 4 digits)`
 /// request in the label to the digits of `value`. Returns the value
-/// unchanged when the label asks for no slice, and `None` when the digits
+/// unchanged when the label requests no slice, and `None` when the digits
 /// are too few.
 pub fn apply_digit_slice(label: &str, value: &str) -> Option<String> {
     let Some(caps) = DIGIT_SLICE.captures(label) else {
@@ -170,6 +170,9 @@ pub fn fill_value(kind: ValueKind, value: &str) -> String {
     }
     value.trim().to_string()
 }
+
+// NOTE: checkbox fields (`Federal tax classification: Partnership`) are only
+// filled when a library key names the same option; no rule infers a tick.
 
 /// Fills each blank field of `form` from the best-scoring library value.
 /// Fields without a match scoring at least [`MIN_SCORE`] stay out.

@@ -1,6 +1,10 @@
 //! Printed key-value pairs: `Label: value` on one line, and a label line
 //! whose value sits to its right on the same row or on the line below.
 
+use std::sync::LazyLock;
+
+use regex::Regex;
+
 use super::layout::{self, Line};
 use super::synonyms;
 
@@ -53,13 +57,23 @@ pub fn clean_value(value: &str) -> String {
         .to_string()
 }
 
-/// Whether `text` reads like a label: one to ten words, a letter among them,
+/// Returns whether `text` reads like a label: one to ten words, a letter among them,
 /// at most 60 characters, and not a sentence.
 pub fn is_label_like(text: &str) -> bool {
     let words = text.split_whitespace().count();
     let has_letter = text.chars().any(char::is_alphabetic);
     let sentence = text.ends_with('.') && words > 4;
     has_letter && (1..=10).contains(&words) && text.chars().count() <= 60 && !sentence
+}
+
+/// Returns whether text before a final colon reads like a label. A colon
+/// marks a label so clearly that up to 14 words and 100 characters are
+/// allowed, as in `RECORDS PLACED IN INDEX BINDER AND IN FILE BY:`.
+pub fn is_colon_label_like(text: &str) -> bool {
+    let words = text.split_whitespace().count();
+    text.chars().any(char::is_alphabetic)
+        && (1..=14).contains(&words)
+        && text.chars().count() <= 100
 }
 
 /// Splits `Label: value` at its first colon when the left part reads like a
@@ -70,14 +84,19 @@ pub fn split_inline(text: &str) -> Option<(String, String)> {
     let (left, rest) = text.split_at(colon);
     let right = &rest[rest.chars().next()?.len_utf8()..];
 
-    let digit_before = left.trim_end().ends_with(|c: char| c.is_ascii_digit());
-    let digit_after = right.trim_start().starts_with(|c: char| c.is_ascii_digit());
-    let is_time = left.ends_with(|c: char| c.is_ascii_digit())
-        && right.starts_with(|c: char| c.is_ascii_digit());
-    if is_time
-        || (digit_before && digit_after && left.split_whitespace().count() == 1)
-        || right.starts_with("//")
-    {
+    // A colon between a one- or two-digit number and two digits is a time
+    // such as `20:49` or `17: 46`, not a label.
+    let last_token = left.split_whitespace().last().unwrap_or_default();
+    let first_token = right.split_whitespace().next().unwrap_or_default();
+    let is_time = (1..=2).contains(&last_token.len())
+        && last_token.chars().all(|c| c.is_ascii_digit())
+        && first_token
+            .chars()
+            .take(2)
+            .filter(char::is_ascii_digit)
+            .count()
+            == 2;
+    if is_time || right.starts_with("//") {
         return None;
     }
 
@@ -104,18 +123,31 @@ fn ends_with_colon(text: &str) -> bool {
     text.trim_end().ends_with([':', '：'])
 }
 
-/// Whether a line can be a value for a neighbouring label: not a label
-/// ending in a colon, not a `Label: value` line itself, not a known label.
+// Endings that make a line a label even without a colon: `ACCT. NO.`,
+// `APPROVED BY`, `JOB#`.
+static LABEL_ENDING: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)(?:\bNO\.?|\bNUMBER|#|\bBY)$").expect("label ending pattern is valid")
+});
+
+/// Returns whether a line can be the value of a neighbouring label: not a
+/// label (ending in a colon, known, or ending like `ACCT. NO.`), not a
+/// `Label: value` line itself, and not a bracketed remark.
 fn can_be_value(text: &str) -> bool {
     let trimmed = text.trim();
+    let has_digit = trimmed.contains(|c: char| c.is_ascii_digit());
+    let label_ending = LABEL_ENDING.is_match(trimmed) && !has_digit;
+    // A remark in brackets, such as `(CHECK ONE)`, belongs to the label.
+    let remark = trimmed.starts_with('(') && trimmed.ends_with(')');
+    let is_label = ends_with_colon(trimmed) || synonyms::lookup(trimmed).is_some() || label_ending;
+
     !trimmed.is_empty()
-        && !ends_with_colon(trimmed)
+        && !is_label
+        && !remark
         && split_inline(trimmed).is_none()
-        && synonyms::lookup(trimmed).is_none()
         && !is_blank_marker_only(trimmed)
 }
 
-/// Whether the only markers on a line are dot leaders before a value, as in
+/// Returns whether the only markers on a line are dot leaders before a value, as in
 /// `TOTAL AMT ........ RM`.
 fn is_leader_line(text: &str) -> bool {
     !text.contains("___") && !text.contains(['[', '(', '□', '☐'])
@@ -170,7 +202,27 @@ pub fn label_column(lines: &[Line<'_>]) -> Vec<bool> {
         .collect()
 }
 
-/// Whether a value line suits a label: a date label needs a date in it.
+/// Finds the lines of header rows: rows of three or more short lines (at
+/// most three words, no digits), such as `QUANTITY  CODE  UNIT  PRICE`.
+/// Their lines are column titles, never values of each other.
+pub fn header_rows(lines: &[Line<'_>]) -> Vec<bool> {
+    let title_like = |line: &Line<'_>| {
+        let text = line.text.trim();
+        text.split_whitespace().count() <= 3
+            && text.chars().filter(|c| c.is_alphabetic()).count() >= 2
+            && is_label_like(text)
+            && !text.contains(|c: char| c.is_ascii_digit())
+    };
+    lines
+        .iter()
+        .map(|line| {
+            let row: Vec<&Line<'_>> = lines.iter().filter(|o| layout::same_row(o, line)).collect();
+            row.len() >= 3 && row.iter().all(|o| title_like(o))
+        })
+        .collect()
+}
+
+/// Returns whether a value line suits a label: a date label needs a date in it.
 fn value_suits(label: &str, value: &str) -> bool {
     match synonyms::label_kind(label) {
         synonyms::ValueKind::Date => {
@@ -186,6 +238,7 @@ fn value_suits(label: &str, value: &str) -> bool {
 pub fn find_pairs(lines: &[Line<'_>], columns: bool) -> KvLayout {
     let mut layout = KvLayout::default();
     let mut used = vec![false; lines.len()];
+    let in_header = header_rows(lines);
     let in_column = if columns {
         label_column(lines)
     } else {
@@ -200,7 +253,7 @@ pub fn find_pairs(lines: &[Line<'_>], columns: bool) -> KvLayout {
         if super::blanks::has_marker(text) && !is_leader_line(text) {
             continue;
         }
-        let colon_label = ends_with_colon(text) && is_label_like(&clean_label(text));
+        let colon_label = ends_with_colon(text) && is_colon_label_like(&clean_label(text));
         let known_label = synonyms::lookup(&clean_label(text)).is_some();
 
         if colon_label || known_label || in_column[i] {
@@ -209,13 +262,21 @@ pub fn find_pairs(lines: &[Line<'_>], columns: bool) -> KvLayout {
                 // A column line to the right of a colon label is its value,
                 // such as a name aligned with the labels further down.
                 !used[*j]
+                    && !in_header[*j]
                     && (!in_column[*j] || colon_label)
                     && can_be_value(lines[*j].text)
                     && value_suits(&label, lines[*j].text)
             };
-            let neighbour = layout::right_of(lines, i, 25.0)
-                .filter(usable)
-                .or_else(|| layout::below(lines, i).filter(usable));
+            // A label ending in a colon expects a value, so the value may
+            // sit further down and indented, as handwriting under a label does.
+            let below = if colon_label {
+                layout::below_within(lines, i, 2.5, true)
+                    .into_iter()
+                    .find(usable)
+            } else {
+                layout::below(lines, i).filter(usable)
+            };
+            let neighbour = layout::right_of(lines, i, 25.0).filter(usable).or(below);
             used[i] = true;
             match neighbour {
                 Some(j) => {
@@ -228,6 +289,7 @@ pub fn find_pairs(lines: &[Line<'_>], columns: bool) -> KvLayout {
                         used[k] = true;
                         value = format!("{value} {}", clean_value(lines[k].text));
                     }
+                    let value = join_row(lines, j, &mut used, value);
                     let value = continue_value(lines, j, &mut used, &in_column, value);
                     layout.pairs.push(KvPair { label, value });
                 }
@@ -242,6 +304,7 @@ pub fn find_pairs(lines: &[Line<'_>], columns: bool) -> KvLayout {
         }
     }
 
+    merge_wrapped_labels(lines, &mut layout.open_labels, &used);
     layout.used_lines = used
         .iter()
         .enumerate()
@@ -249,6 +312,62 @@ pub fn find_pairs(lines: &[Line<'_>], columns: bool) -> KvLayout {
         .map(|(i, _)| i)
         .collect();
     layout
+}
+
+/// Joins open labels that wrap onto a second line. The line directly above
+/// (gap at most 0.3 line heights, left edges aligned) becomes the first part
+/// of the label when it has no final colon and is free or an open label.
+fn merge_wrapped_labels(lines: &[Line<'_>], open_labels: &mut Vec<OpenLabel>, used: &[bool]) {
+    let mut k = 0;
+    while k < open_labels.len() {
+        let line = open_labels[k].line;
+        let upper = (0..lines.len()).find(|u| {
+            layout::below_within(lines, *u, 0.3, false).first() == Some(&line)
+                && !ends_with_colon(lines[*u].text)
+                && is_colon_label_like(lines[*u].text.trim())
+        });
+        let Some(upper) = upper else {
+            k += 1;
+            continue;
+        };
+        let upper_open = open_labels.iter().position(|open| open.line == upper);
+        if upper_open.is_none() && used[upper] {
+            k += 1;
+            continue;
+        }
+        open_labels[k].label = format!(
+            "{} {}",
+            clean_label(lines[upper].text),
+            open_labels[k].label
+        );
+        open_labels[k].line = upper;
+        match upper_open {
+            Some(position) => {
+                open_labels.remove(position);
+                if position < k {
+                    k -= 1;
+                }
+            }
+            None => k += 1,
+        }
+    }
+}
+
+/// Appends the fragments of a value that OCR split on its row: lines to the
+/// right within two line heights that cannot be labels.
+fn join_row(lines: &[Line<'_>], mut j: usize, used: &mut [bool], mut value: String) -> String {
+    for _ in 0..8 {
+        let Some(next) = layout::right_of(lines, j, 2.0) else {
+            break;
+        };
+        if used[next] || !can_be_value(lines[next].text) {
+            break;
+        }
+        used[next] = true;
+        value = format!("{value} {}", clean_value(lines[next].text));
+        j = next;
+    }
+    value
 }
 
 /// Appends the lines that continue a value downwards: aligned with it, a
@@ -268,7 +387,10 @@ fn continue_value(
         let alone = !lines.iter().any(|other| {
             layout::same_row(other, &lines[next]) && other.bbox.x < lines[next].bbox.x
         });
-        if used[next] || in_column[next] || !alone || !can_be_value(lines[next].text) {
+        // A value that sits in the label column may continue in it too.
+        let gap = lines[next].bbox.y - (lines[j].bbox.y + lines[j].bbox.height);
+        let column_ok = !in_column[next] || in_column[j] || gap <= 0.5 * lines[j].bbox.height;
+        if used[next] || !column_ok || !alone || !can_be_value(lines[next].text) {
             break;
         }
         used[next] = true;

@@ -36,7 +36,7 @@ fn right(b: &BoundingBox) -> f32 {
     b.x + b.width
 }
 
-/// Whether two lines share a visual row: their vertical extents overlap by
+/// Returns whether two lines share a visual row: their vertical extents overlap by
 /// at least half the smaller height.
 pub fn same_row(a: &Line<'_>, b: &Line<'_>) -> bool {
     if a.page != b.page {
@@ -57,7 +57,13 @@ pub fn right_of(lines: &[Line<'_>], i: usize, max_gap_heights: f32) -> Option<us
         .enumerate()
         .filter(|(j, other)| {
             let gap = other.bbox.x - right(&anchor.bbox);
-            *j != i && same_row(anchor, other) && gap >= -0.3 * anchor.bbox.height && gap <= max_gap
+            // A box much taller than the anchor is vertical text or a stamp.
+            let similar_height = other.bbox.height <= 2.5 * anchor.bbox.height.max(1.0);
+            *j != i
+                && same_row(anchor, other)
+                && similar_height
+                && gap >= -0.3 * anchor.bbox.height
+                && gap <= max_gap
         })
         .min_by(|(_, a), (_, b)| a.bbox.x.total_cmp(&b.bbox.x))
         .map(|(j, _)| j)
@@ -66,23 +72,44 @@ pub fn right_of(lines: &[Line<'_>], i: usize, max_gap_heights: f32) -> Option<us
 /// Finds the line just below `lines[i]`: its top within one line height of
 /// the anchor's bottom and its left edge aligned with the anchor's.
 pub fn below(lines: &[Line<'_>], i: usize) -> Option<usize> {
+    below_within(lines, i, 1.2, false).first().copied()
+}
+
+/// Lists the lines below `lines[i]`, nearest first, whose top is within
+/// `max_gap_heights` line heights of the anchor's bottom. The line's left
+/// edge must align with the anchor's, or with `indented`, fall anywhere
+/// under the anchor's span, as handwriting under a label does.
+pub fn below_within(
+    lines: &[Line<'_>],
+    i: usize,
+    max_gap_heights: f32,
+    indented: bool,
+) -> Vec<usize> {
     let anchor = &lines[i];
     let height = anchor.bbox.height.max(1.0);
-    lines
+    let mut found: Vec<usize> = lines
         .iter()
         .enumerate()
         .filter(|(j, other)| {
             let gap = other.bbox.y - bottom(&anchor.bbox);
-            let aligned = (other.bbox.x - anchor.bbox.x).abs() <= 1.5 * height;
+            let aligned = (other.bbox.x - anchor.bbox.x).abs() <= 1.5 * height
+                || (indented
+                    && other.bbox.x >= anchor.bbox.x - 1.5 * height
+                    && other.bbox.x <= right(&anchor.bbox));
             *j != i
                 && other.page == anchor.page
                 && !same_row(anchor, other)
                 && gap >= -0.3 * height
-                && gap <= 1.2 * height
+                && gap <= max_gap_heights * height
                 && aligned
         })
-        .min_by(|(_, a), (_, b)| a.bbox.y.total_cmp(&b.bbox.y))
         .map(|(j, _)| j)
+        .collect();
+    found.sort_by(|a, b| {
+        let (a, b) = (&lines[*a].bbox, &lines[*b].bbox);
+        a.y.total_cmp(&b.y).then(a.x.total_cmp(&b.x))
+    });
+    found
 }
 
 /// Sorts lines into reading order: top to bottom by rows, left to right

@@ -286,6 +286,14 @@ fn insert_unique(kv: &mut KeyValues, key: &str, label: &str, value: String) {
     }
 }
 
+fn has_cents(amount: &str) -> bool {
+    let digits: Vec<char> = amount
+        .chars()
+        .filter(|c| c.is_ascii_digit() || *c == '.' || *c == ',')
+        .collect();
+    digits.len() >= 3 && matches!(digits[digits.len() - 3], '.' | ',')
+}
+
 fn receipt_fields(lines: &[Line<'_>], text: &str, kv: &mut KeyValues) {
     if let Some(company) = receipt::company(lines) {
         insert_unique(kv, "Company Name", "Company Name", company);
@@ -342,6 +350,9 @@ fn free_text_fields(lines: &[Line<'_>], used: &[usize], order: DateOrder, kv: &m
         && let Some(amount) = free
             .iter()
             .flat_map(|t| patterns::find_amounts(t))
+            // Without a label, only an amount with cents is clearly money:
+            // `$1, 750/10, 000` in running text is not a total.
+            .filter(|a| has_cents(&a.text))
             .max_by_key(|a| a.cents)
     {
         kv.insert("Total Amount".to_string(), amount.text);

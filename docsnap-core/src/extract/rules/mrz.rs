@@ -1,10 +1,10 @@
 //! ICAO 9303 machine-readable zones: TD1 (3×30), TD2 (2×36), TD3 (2×44) and
 //! the visa formats MRV-A (2×44) and MRV-B (2×36), with check digits.
 //!
-//! OCR noise tolerated: spaces anywhere, lowercase letters, `«` read for `<`,
-//! and `K` read for `<` inside or at the end of a filler run (a `K` with a
-//! `<` on both sides, or a trailing run of `<` and `K` holding at least
-//! three `<`). A `K` elsewhere is kept, because names and numbers contain it.
+//! OCR noise tolerated: spaces anywhere, lowercase letters, and `«` read for
+//! `<`. A `K` is read as `<` only inside a filler run (a `<` on both sides) or
+//! in a trailing run of `<` and `K` that contains at least three `<`. A `K`
+//! elsewhere is kept, because names and numbers contain it.
 
 use chrono::NaiveDate;
 
@@ -64,9 +64,9 @@ pub struct Mrz {
 }
 
 impl Mrz {
-    /// Whether the fields without their own check digit (names, codes, sex)
-    /// can be trusted: the composite digit passes, or for visas, which have
-    /// no composite, every field digit passes.
+    /// Returns whether the fields without their own check digit (names,
+    /// codes, sex) can be trusted. That needs the composite digit to pass, or
+    /// for visas, which have no composite, every field digit.
     pub fn unchecked_fields_trusted(&self) -> bool {
         match self.composite_valid {
             Some(valid) => valid,
@@ -74,8 +74,8 @@ impl Mrz {
         }
     }
 
-    /// The birth date; a two-digit year that would lie in the future is read
-    /// as 19xx.
+    /// Returns the birth date. A two-digit year that would lie in the future
+    /// is read as 19xx.
     pub fn birth_date(&self) -> Option<NaiveDate> {
         let (year, month, day) = split_yymmdd(&self.birth_date.value)?;
         let date = NaiveDate::from_ymd_opt(2000 + year as i32, month, day)?;
@@ -86,9 +86,9 @@ impl Mrz {
         }
     }
 
-    /// The expiry date; a two-digit year is read as 20xx, unless that lies
-    /// more than 20 years ahead, longer than any travel document is valid,
-    /// so an expired 1998 passport reads 1998 and not 2098.
+    /// Returns the expiry date, reading a two-digit year as 20xx. A year more
+    /// than 20 years ahead is read as 19xx instead, because no travel document
+    /// is valid that long: an expired 1998 passport reads 1998, not 2098.
     pub fn expiry_date(&self) -> Option<NaiveDate> {
         let (year, month, day) = split_yymmdd(&self.expiry_date.value)?;
         let date = NaiveDate::from_ymd_opt(2000 + year as i32, month, day)?;
@@ -101,7 +101,7 @@ impl Mrz {
         }
     }
 
-    /// The name as `SURNAME, GIVEN NAMES`, or the surname alone.
+    /// Returns the name as `SURNAME, GIVEN NAMES`, or the surname alone.
     pub fn full_name(&self) -> String {
         if self.given_names.is_empty() {
             self.surname.clone()
@@ -225,6 +225,12 @@ pub fn find_mrz<'a>(lines: impl IntoIterator<Item = &'a str>) -> Option<Mrz> {
     None
 }
 
+/// Returns whether every character is in the MRZ alphabet: `A`–`Z`, `0`–`9`, `<`.
+fn is_mrz_text(text: &str) -> bool {
+    text.bytes()
+        .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'<')
+}
+
 fn strip_fillers(text: &str) -> String {
     text.trim_matches('<')
         .replace('<', " ")
@@ -254,7 +260,11 @@ fn char_at(text: &str, index: usize) -> char {
 /// Decodes TD2, TD3, MRV-A and MRV-B, which share the two-line layout.
 pub fn decode_two_line(line1: &str, line2: &str) -> Option<Mrz> {
     let width = line1.len();
-    if line2.len() != width || !(width == 36 || width == 44) {
+    if line2.len() != width
+        || !(width == 36 || width == 44)
+        || !is_mrz_text(line1)
+        || !is_mrz_text(line2)
+    {
         return None;
     }
     let is_visa = line1.starts_with('V');
@@ -301,7 +311,9 @@ pub fn decode_two_line(line1: &str, line2: &str) -> Option<Mrz> {
 /// into the optional data when the number's check-digit position is `<`.
 pub fn decode_td1(lines: [&str; 3]) -> Option<Mrz> {
     let [line1, line2, line3] = lines;
-    if lines.iter().any(|l| l.len() != 30) || !line1.as_bytes()[0].is_ascii_uppercase() {
+    if lines.iter().any(|l| l.len() != 30 || !is_mrz_text(l))
+        || !line1.as_bytes()[0].is_ascii_uppercase()
+    {
         return None;
     }
 
@@ -347,9 +359,9 @@ pub fn decode_td1(lines: [&str; 3]) -> Option<Mrz> {
     })
 }
 
-/// Returns the standard kv pairs of a zone. Fields with their own check
-/// digit appear only when it passes; names, codes and sex only when
-/// [`Mrz::unchecked_fields_trusted`]. The zone text itself always appears.
+/// Returns the standard kv pairs of a zone. A field with its own check
+/// digit appears only when that digit passes, and names, codes and sex only
+/// when [`Mrz::unchecked_fields_trusted`]. The zone text always appears.
 pub fn mrz_fields(mrz: &Mrz) -> Vec<(&'static str, String)> {
     let mut fields = Vec::new();
     let trusted = mrz.unchecked_fields_trusted();

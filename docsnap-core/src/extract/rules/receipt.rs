@@ -32,9 +32,9 @@ static REGISTRATION: LazyLock<Regex> = LazyLock::new(|| {
 /// How many lines from the top of the first page count as the header.
 const HEADER_LINES: usize = 12;
 
-/// Finds the merchant name: a header line with a company form (`SDN BHD`,
-/// `ENTERPRISE`, `LTD`...), cut before any bracketed registration number;
-/// else the line just above the address block.
+/// Finds the merchant name: the first header line with a company form
+/// (`SDN BHD`, `ENTERPRISE`, `LTD`...), cut before a bracketed registration
+/// number. Without one, it is the line just above the address block.
 pub fn company(lines: &[Line<'_>]) -> Option<String> {
     let header = &lines[..lines.len().min(HEADER_LINES)];
     let with_form = header

@@ -15,7 +15,7 @@ const STOPWORDS: &[&str] = &[
     "page", "document", "please", "your", "are", "not", "you", "all", "of", "yes", "none", "n/a",
 ];
 
-/// The overlap tokens of a text: lowercase words of three or more letters,
+/// Collects the overlap tokens of a text: lowercase words of three or more letters,
 /// numbers of three or more digits (separators removed), and dates as
 /// `YYYY-MM-DD`. Stopwords are dropped.
 pub fn tokens(text: &str) -> HashSet<String> {

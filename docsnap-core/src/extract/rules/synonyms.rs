@@ -414,7 +414,7 @@ pub fn standard_key(label: &str) -> Option<&'static str> {
     lookup(label).map(|s| s.key)
 }
 
-/// Guesses the kind of value a label asks for, from its synonym or from
+/// Guesses the kind of value a label requests, from its synonym or from
 /// telling words such as `date` or `phone` anywhere in it.
 pub fn label_kind(label: &str) -> ValueKind {
     if let Some(synonym) = lookup(label) {
