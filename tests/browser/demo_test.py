@@ -389,7 +389,7 @@ def clear_removes_tasks(ctx: Context) -> None:
     accepted = {
         (entry["body"]["SHA256"], entry["body"]["type"])
         for entry in requests_sent(ctx)
-        if entry["url"].endswith("/process") and entry["body"]["has_content"] and entry["httpStatus"] == 202
+        if entry["url"].endswith("/process") and entry["body"]["has_content"] and entry.get("httpStatus") == 202
     }
     state = run_and_wait(ctx, "clear")
     assert state == "done", f"state is {state!r}; status: {status_text(ctx)!r}"
@@ -401,6 +401,16 @@ def clear_removes_tasks(ctx: Context) -> None:
     assert "Cleared 0 tasks" in status_text(ctx), f"second clear: status is {status_text(ctx)!r}"
 
 
+def api_prefix_from_query(ctx: Context) -> None:
+    ctx.driver.get(ctx.base_url + "/?api=/api/v1")
+    ctx.driver.execute_script(FETCH_RECORDER_JS)
+
+    state = run_and_wait(ctx, "clear")
+    assert state == "done", f"state is {state!r}; status: {status_text(ctx)!r}"
+    urls = [entry["url"] for entry in requests_sent(ctx)]
+    assert urls == [ctx.base_url + "/api/v1/clear"], f"requests went to {urls}"
+
+
 STEPS: list[tuple[str, Callable[[Context], None]]] = [
     ("page loads idle", page_loads_idle),
     ("form with A256GCM", form_with_gcm),
@@ -409,6 +419,7 @@ STEPS: list[tuple[str, Callable[[Context], None]]] = [
     ("invalid library rejected", invalid_library_rejected),
     ("undecodable image shows code", undecodable_image_shows_code),
     ("clear removes tasks", clear_removes_tasks),
+    ("api prefix from query", api_prefix_from_query),
 ]
 
 
