@@ -68,6 +68,7 @@ window.fetch = async (url, options) => {
     url: String(url),
     method: (options && options.method) || "GET",
     body: options && options.body ? JSON.parse(options.body) : null,
+    headers: (options && options.headers) || {},
   };
   window.__docsnapRequests.push(entry);
   const response = await originalFetch(url, options);
@@ -266,7 +267,7 @@ def page_loads_idle(ctx: Context) -> None:
     assert page_state(ctx) == "idle", f"state is {page_state(ctx)!r}, expected 'idle'"
 
     for element_id in ["file", "kind-doc", "kind-form", "cipher", "submit", "status",
-                       "result-table", "result-json", "fill", "library", "clear", "deadline"]:
+                       "result-table", "result-json", "fill", "library", "clear", "deadline", "token"]:
         assert ctx.driver.find_elements(By.ID, element_id), f"#{element_id} is missing"
 
     assert not ctx.driver.find_element(By.ID, "fill").is_enabled(), "#fill is enabled before any form result"
@@ -411,6 +412,19 @@ def api_prefix_from_query(ctx: Context) -> None:
     assert urls == [ctx.base_url + "/api/v1/clear"], f"requests went to {urls}"
 
 
+def token_sent_as_bearer(ctx: Context) -> None:
+    # The test server requires no token, so it ignores the header.
+    ctx.driver.find_element(By.ID, "token").send_keys("demo-token-123")
+    sent_before = len(requests_sent(ctx))
+
+    state = run_and_wait(ctx, "clear")
+    assert state == "done", f"state is {state!r}; status: {status_text(ctx)!r}"
+    sent = requests_sent(ctx)[sent_before:]
+    assert len(sent) == 1, f"{len(sent)} requests for one clear"
+    authorization = sent[0]["headers"].get("Authorization")
+    assert authorization == "Bearer demo-token-123", f"Authorization header is {authorization!r}"
+
+
 STEPS: list[tuple[str, Callable[[Context], None]]] = [
     ("page loads idle", page_loads_idle),
     ("form with A256GCM", form_with_gcm),
@@ -420,6 +434,7 @@ STEPS: list[tuple[str, Callable[[Context], None]]] = [
     ("undecodable image shows code", undecodable_image_shows_code),
     ("clear removes tasks", clear_removes_tasks),
     ("api prefix from query", api_prefix_from_query),
+    ("token sent as bearer", token_sent_as_bearer),
 ]
 
 
