@@ -296,6 +296,18 @@ def run_form(ctx: Context, cipher: str) -> None:
     assert isinstance(result["kv"], dict), f"kv is not an object: {result['kv']!r}"
     assert isinstance(result["fields"], list), f"fields is not a list: {result['fields']!r}"
     assert "Form result" in table_caption(ctx), f"caption is {table_caption(ctx)!r}"
+    # textContent, because Selenium's .text collapses whitespace that a value may contain.
+    title_cell = ctx.driver.find_element(By.CSS_SELECTOR, "#result-table tbody:nth-of-type(1) tr:first-child td")
+    title_cell = title_cell.get_property("textContent")
+    assert title_cell == (result["title"] or "none"), f"title cell is {title_cell!r}, result title {result['title']!r}"
+    # The second body is the kv group: a heading row, then one row per pair (or a "none" row).
+    kv_rows = ctx.driver.find_elements(By.CSS_SELECTOR, "#result-table tbody:nth-of-type(2) tr")
+    assert len(kv_rows) == 1 + max(1, len(result["kv"])), f"{len(kv_rows)} kv rows for {len(result['kv'])} pairs"
+    for row, (key, value) in zip(kv_rows[1:], result["kv"].items()):
+        shown_key = row.find_element(By.TAG_NAME, "th").get_property("textContent")
+        shown_value = row.find_element(By.TAG_NAME, "td").get_property("textContent")
+        assert shown_key == key, f"kv row shows key {shown_key!r}, expected {key!r}"
+        assert shown_value == value, f"kv row {key!r} shows {shown_value!r}, expected {value!r}"
     assert ctx.driver.find_element(By.ID, "fill").is_enabled(), "#fill stays disabled after a form result"
     ctx.form_result = result
 
