@@ -113,18 +113,23 @@ def server_binary() -> Path:
     return binary
 
 
-def start_server(work_dir: Path) -> tuple[subprocess.Popen[bytes], str, Path]:
-    """Starts docsnap-server on a free port and waits until /check_status returns 200."""
+def start_server(
+    work_dir: Path, name: str = "server", extra_args: tuple[str, ...] = ()
+) -> tuple[subprocess.Popen[bytes], str, Path]:
+    """Starts docsnap-server on a free port and waits until /check_status returns 200.
+
+    The server keeps its task store and key pair in `{name}-data` and logs to `{name}.log`.
+    """
     port = free_loopback_port()
-    data_dir = work_dir / "data"
+    data_dir = work_dir / f"{name}-data"
     data_dir.mkdir()
-    log_path = work_dir / "server.log"
+    log_path = work_dir / f"{name}.log"
 
     # Drop inherited DOCSNAP_* settings so the server runs offline on its
     # defaults (rule extractor, bundled OCR models) whatever the caller set.
     env = {name: value for name, value in os.environ.items() if not name.startswith("DOCSNAP_")}
     env.setdefault("RUST_LOG", "info")
-    command = [str(server_binary()), "--listen", f"127.0.0.1:{port}", "--data-dir", str(data_dir)]
+    command = [str(server_binary()), "--listen", f"127.0.0.1:{port}", "--data-dir", str(data_dir), *extra_args]
     with open(log_path, "wb") as log:
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
 
@@ -222,15 +227,22 @@ def choose_files(ctx: Context, *paths: Path) -> None:
     file_input.send_keys("\n".join(str(path) for path in paths))
 
 
-def run_and_wait(ctx: Context, button_id: str) -> str:
-    """Clicks a button and waits until the page reports done or error; returns the state."""
+def run_and_wait(ctx: Context, button_id: str, statuses: list[str] | None = None) -> str:
+    """Clicks a button and waits until the page reports done or error; returns the state.
+
+    Appends each status line seen while waiting to `statuses`, if given.
+    """
+
+    def finished(_: webdriver.Chrome) -> bool:
+        if statuses is not None:
+            statuses.append(status_text(ctx))
+        return page_state(ctx) in ("done", "error")
+
     # Reset first, so a "done" left by the previous step is not taken for this one.
     ctx.driver.execute_script("document.body.dataset.state = 'idle'")
     ctx.driver.find_element(By.ID, button_id).click()
     try:
-        WebDriverWait(ctx.driver, RUN_TIMEOUT, poll_frequency=0.5).until(
-            lambda _: page_state(ctx) in ("done", "error")
-        )
+        WebDriverWait(ctx.driver, RUN_TIMEOUT, poll_frequency=0.5).until(finished)
     except TimeoutException:
         raise AssertionError(f"page did not finish within {RUN_TIMEOUT} s; status: {status_text(ctx)!r}") from None
     return page_state(ctx)
@@ -345,6 +357,29 @@ def form_with_cbc(ctx: Context) -> None:
     run_form(ctx, "CBC")
 
 
+def doc_with_two_pages(ctx: Context) -> None:
+    second_page = ctx.work_dir / ("page-2" + ctx.image.suffix)
+    shutil.copyfile(ctx.image, second_page)
+    sent_before = len(requests_sent(ctx))
+    choose_files(ctx, ctx.image, second_page)
+    ctx.driver.find_element(By.ID, "kind-doc").click()
+
+    state = run_and_wait(ctx, "submit")
+    assert state == "done", f"state is {state!r}; status: {status_text(ctx)!r}"
+
+    result = result_json(ctx)
+    for key in ("title", "tags", "description", "kv", "related"):
+        assert key in result, f"document result lacks {key!r}: {sorted(result)}"
+    assert "fields" not in result, "a document result carries fields"
+    assert "Document result" in table_caption(ctx), f"caption is {table_caption(ctx)!r}"
+
+    submit = process_requests(ctx, sent_before)[0]["body"]
+    assert submit["type"] == "doc", f"type is {submit['type']!r}"
+    # Both pages' base64 is inside the sealed payload.
+    page_length = len(base64.b64encode(ctx.image.read_bytes()))
+    assert decoded_length(submit["content"]) > 2 * page_length, "content is too short for two pages"
+
+
 def fill_last_form(ctx: Context) -> None:
     assert ctx.form_result is not None, "no form result to fill (an earlier step failed)"
     sent_before = len(requests_sent(ctx))
@@ -437,16 +472,44 @@ def token_sent_as_bearer(ctx: Context) -> None:
     assert authorization == "Bearer demo-token-123", f"Authorization header is {authorization!r}"
 
 
+def poll_deadline_gives_up(ctx: Context) -> None:
+    # With no workers the server only queues tasks, so the page polls until its deadline.
+    process, base_url, _ = start_server(ctx.work_dir, "queue-only", ("--workers", "0"))
+    try:
+        ctx.driver.get(base_url + "/")
+        ctx.driver.execute_script(FETCH_RECORDER_JS)
+        deadline = ctx.driver.find_element(By.ID, "deadline")
+        deadline.clear()
+        deadline.send_keys("5")
+        choose_files(ctx, ctx.image)
+        ctx.driver.find_element(By.ID, "kind-doc").click()
+
+        statuses: list[str] = []
+        state = run_and_wait(ctx, "submit", statuses)
+        assert state == "error", f"state is {state!r}; status: {status_text(ctx)!r}"
+        assert "Gave up after" in status_text(ctx), f"status is {status_text(ctx)!r}"
+        progress = [text for text in statuses if re.fullmatch(r"Processing the doc request \(A256GCM\)… \d+ s", text)]
+        assert progress, f"no progress line with elapsed seconds among {sorted(set(statuses))}"
+
+        polls = [entry for entry in process_requests(ctx, 0) if not entry["body"]["has_content"]]
+        assert len(polls) >= 3, f"{len(polls)} polls in 5 s, expected one a second"
+        assert all(entry["httpStatus"] == 202 for entry in polls), "a poll of a queued task did not return 202"
+    finally:
+        stop_server(process)
+
+
 STEPS: list[tuple[str, Callable[[Context], None]]] = [
     ("page loads idle", page_loads_idle),
     ("form with A256GCM", form_with_gcm),
     ("form with CBC", form_with_cbc),
     ("fill last form", fill_last_form),
+    ("doc with two pages", doc_with_two_pages),
     ("invalid library rejected", invalid_library_rejected),
     ("undecodable image shows code", undecodable_image_shows_code),
     ("clear removes tasks", clear_removes_tasks),
     ("api prefix from query", api_prefix_from_query),
     ("token sent as bearer", token_sent_as_bearer),
+    ("poll deadline gives up", poll_deadline_gives_up),
 ]
 
 
@@ -495,7 +558,8 @@ def main() -> int:
             stop_server(server)
         # Keep the screenshots and the server log, but drop the browser profile and task store.
         shutil.rmtree(work_dir / "chromium-profile", ignore_errors=True)
-        shutil.rmtree(work_dir / "data", ignore_errors=True)
+        for data_dir in work_dir.glob("*-data"):
+            shutil.rmtree(data_dir, ignore_errors=True)
 
     print(f"{passed} passed, {failed} failed")
     return 1 if failed else 0
