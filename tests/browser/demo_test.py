@@ -556,7 +556,7 @@ def main() -> int:
             driver.quit()
         if server is not None:
             stop_server(server)
-        # Keep the screenshots and the server log, but drop the browser profile and task store.
+        # Keep the screenshots and server logs, but drop the browser profile and task stores.
         shutil.rmtree(work_dir / "chromium-profile", ignore_errors=True)
         for data_dir in work_dir.glob("*-data"):
             shutil.rmtree(data_dir, ignore_errors=True)
