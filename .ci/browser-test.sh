@@ -4,7 +4,7 @@
 #
 # Environment: DOCSNAP_SERVER_BIN (default: $CARGO_TARGET_DIR or target, then
 # debug/docsnap-server, built when missing), DOCSNAP_DEMO_IMAGE (page image to
-# upload; default: an OCR fixture, else a rendered form).
+# upload; default: a form fixture, else a form rendered with Pillow).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -191,15 +191,24 @@ def render_form_image(path: Path) -> Path:
 
 
 def pick_image(work_dir: Path) -> Path:
-    """Picks the page image: DOCSNAP_DEMO_IMAGE, an OCR fixture (forms first) or a rendered form."""
+    """Picks the page image: DOCSNAP_DEMO_IMAGE, a form fixture, a rendered form or any OCR fixture.
+
+    A form page comes before other fixtures because only a form gives the fill step fields to fill.
+    """
     chosen = os.environ.get("DOCSNAP_DEMO_IMAGE")
     if chosen:
         return Path(chosen).resolve()
+
     fixtures = sorted(glob.glob(str(REPO_ROOT / "docsnap-core/tests/fixtures/ocr/*.png")))
     forms = [path for path in fixtures if "form" in Path(path).name.lower()]
-    if forms or fixtures:
-        return Path((forms or fixtures)[0])
-    return render_form_image(work_dir / "rendered-form.png")
+    if forms:
+        return Path(forms[0])
+    try:
+        return render_form_image(work_dir / "rendered-form.png")
+    except ImportError:
+        if fixtures:
+            return Path(fixtures[0])
+        raise
 
 
 # ---- Page helpers ------------------------------------------------------------
