@@ -123,3 +123,40 @@ async fn pipeline_rejects_heic_page() {
 
     assert_eq!(error.kind(), ErrorKind::InvalidImage);
 }
+
+#[tokio::test]
+async fn form_finds_printed_values_and_blanks() {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/forms");
+    let image = std::fs::read(path.join("library_card_form.png")).unwrap();
+    let expected: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(path.join("library_card_form.json")).unwrap())
+            .unwrap();
+
+    let processed = engine()
+        .process_form(vec![image], &FileLibrary::default())
+        .await
+        .unwrap();
+    let result = processed.result;
+
+    for (label, value) in expected["kv"].as_object().unwrap() {
+        assert_eq!(
+            result.kv.get(label),
+            Some(&value.as_str().unwrap().to_string()),
+            "{result:?}"
+        );
+    }
+    assert!(result.kv.contains_key("Form Type"), "{result:?}");
+    for label in expected["fields"].as_array().unwrap() {
+        let label = label.as_str().unwrap();
+        assert!(
+            result.fields.iter().any(|field| field == label),
+            "missing field {label}: {result:?}"
+        );
+    }
+    for field in &result.fields {
+        assert!(
+            !result.kv.contains_key(field),
+            "{field} is in kv and fields"
+        );
+    }
+}
