@@ -2,6 +2,7 @@
 //! data, and fills blank forms from a user's earlier documents.
 
 pub mod config;
+pub mod engine;
 pub mod envelope;
 pub mod error;
 pub mod extract;

@@ -1,6 +1,7 @@
 //! The one-shot commands: `process`, `fill`, `ocr` and `keygen`.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::Context;
 use docsnap_core::config::Config;
@@ -8,6 +9,7 @@ use docsnap_core::engine::Engine;
 use docsnap_core::envelope::ServerKey;
 use docsnap_core::types::{FileLibrary, FormToFill};
 use docsnap_http::cli::DocumentKind;
+use docsnap_http::metrics::{Metrics, TimedExtractor, TimedOcrEngine};
 use serde::de::DeserializeOwned;
 
 /// Runs `process --type doc|form IMAGE...` and prints the result JSON.
@@ -26,9 +28,11 @@ pub async fn process(
 
     let result = match kind {
         DocumentKind::Doc => {
-            serde_json::to_value(engine.process_document(&pages, &library).await?)?
+            serde_json::to_value(engine.process_document(pages, &library).await?.result)?
         }
-        DocumentKind::Form => serde_json::to_value(engine.process_form(&pages, &library).await?)?,
+        DocumentKind::Form => {
+            serde_json::to_value(engine.process_form(pages, &library).await?.result)?
+        }
     };
     print_json(&result)
 }
@@ -48,7 +52,7 @@ pub async fn ocr(config: &Config, images: &[PathBuf]) -> anyhow::Result<()> {
     let pages = read_images(images)?;
     let engine = build_engine(config)?;
 
-    let texts = engine.ocr(&pages).await?;
+    let texts = engine.ocr(pages).await?;
     let mut output = String::new();
     for page in &texts {
         output.push_str(&format!("----page {}----\n", page.index + 1));
@@ -72,9 +76,19 @@ pub fn keygen(config: &Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Builds the engine, logging which OCR engine and extractor it uses.
+/// Builds the engine the configuration describes.
 pub fn build_engine(config: &Config) -> anyhow::Result<Engine> {
     Engine::from_config(config).context("failed to build the docsnap engine")
+}
+
+/// Builds the engine with its OCR engine and extractor timed into `metrics`.
+pub fn build_timed_engine(config: &Config, metrics: &Arc<Metrics>) -> anyhow::Result<Engine> {
+    let engine = build_engine(config)?;
+    let ocr = TimedOcrEngine::new(engine.ocr_engine().clone(), metrics.clone());
+    let extractor = TimedExtractor::new(engine.extractor().clone(), metrics.clone());
+    // NOTE: Engine::new starts from the default intake limits, which is also
+    // what Engine::from_config uses; if from_config ever sets others, pass them on here.
+    Ok(Engine::new(Arc::new(ocr), Arc::new(extractor)))
 }
 
 fn read_images(paths: &[PathBuf]) -> anyhow::Result<Vec<Vec<u8>>> {

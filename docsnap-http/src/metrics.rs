@@ -6,10 +6,12 @@ use std::time::Instant;
 
 use async_trait::async_trait;
 use docsnap_core::Result;
-use docsnap_core::llm::{CompletionRequest, LanguageModel};
+use docsnap_core::extract::Extractor;
 use docsnap_core::ocr::{OcrEngine, Page, PageText};
 use docsnap_core::pipeline::{InnerPayload, Pipeline};
-use docsnap_core::types::TaskKind;
+use docsnap_core::types::{
+    DocumentResult, FileLibrary, FillResult, FormResult, FormToFill, TaskKind,
+};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -35,6 +37,11 @@ struct StateLabels {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct ExtractorLabels {
+    extractor: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
 struct PipelineLabels {
     kind: &'static str,
     outcome: &'static str,
@@ -50,7 +57,7 @@ pub struct Metrics {
     queue_oldest_age: Gauge<f64, AtomicU64>,
     pipeline_duration: Family<PipelineLabels, Histogram>,
     ocr_duration: Histogram,
-    llm_duration: Histogram,
+    extraction_duration: Family<ExtractorLabels, Histogram>,
     resident_memory: Gauge,
 }
 
@@ -116,15 +123,18 @@ impl Metrics {
         let ocr_duration = Histogram::new(exponential_buckets(0.05, 2.0, 12));
         registry.register(
             "ocr_duration_seconds",
-            "Time to recognise the pages of one OCR request",
+            "Time to recognise one page",
             ocr_duration.clone(),
         );
 
-        let llm_duration = Histogram::new(exponential_buckets(0.1, 2.0, 12));
+        let extraction_duration =
+            Family::<ExtractorLabels, Histogram>::new_with_constructor(|| {
+                Histogram::new(exponential_buckets(0.01, 2.0, 14))
+            });
         registry.register(
-            "llm_duration_seconds",
-            "Time of one language model call",
-            llm_duration.clone(),
+            "extraction_duration_seconds",
+            "Time of one extraction by extractor; with the LLM extractor mostly language model calls",
+            extraction_duration.clone(),
         );
 
         let resident_memory = Gauge::default();
@@ -142,7 +152,7 @@ impl Metrics {
             queue_oldest_age,
             pipeline_duration,
             ocr_duration,
-            llm_duration,
+            extraction_duration,
             resident_memory,
         }
     }
@@ -152,14 +162,19 @@ impl Metrics {
         self.requests.get_or_create(&labels).inc();
     }
 
-    /// Records the time one OCR request took, in seconds.
+    /// Records the time recognising one page took, in seconds.
     pub fn observe_ocr(&self, seconds: f64) {
         self.ocr_duration.observe(seconds);
     }
 
-    /// Records the time one language model call took, in seconds.
-    pub fn observe_llm(&self, seconds: f64) {
-        self.llm_duration.observe(seconds);
+    /// Records the time one extraction took, in seconds.
+    pub fn observe_extraction(&self, extractor: &str, seconds: f64) {
+        let labels = ExtractorLabels {
+            extractor: extractor.to_owned(),
+        };
+        self.extraction_duration
+            .get_or_create(&labels)
+            .observe(seconds);
     }
 
     /// Sets the task and queue gauges.
@@ -267,26 +282,49 @@ impl OcrEngine for TimedOcrEngine {
     }
 }
 
-/// A language model that records the time of each call in `llm_duration_seconds`.
+/// An extractor that records the time of each call in
+/// `extraction_duration_seconds`, labelled with the extractor's name.
+///
+/// With the LLM extractor this time is mostly language model calls, so it
+/// stands in for LLM latency.
 #[derive(Debug)]
-pub struct TimedLanguageModel {
-    inner: Arc<dyn LanguageModel>,
+pub struct TimedExtractor {
+    inner: Arc<dyn Extractor>,
     metrics: Arc<Metrics>,
 }
 
-impl TimedLanguageModel {
+impl TimedExtractor {
     /// Wraps `inner`, recording into `metrics`.
-    pub fn new(inner: Arc<dyn LanguageModel>, metrics: Arc<Metrics>) -> Self {
+    pub fn new(inner: Arc<dyn Extractor>, metrics: Arc<Metrics>) -> Self {
         Self { inner, metrics }
+    }
+
+    fn record(&self, started: Instant) {
+        self.metrics
+            .observe_extraction(self.inner.name(), started.elapsed().as_secs_f64());
     }
 }
 
 #[async_trait]
-impl LanguageModel for TimedLanguageModel {
-    async fn complete(&self, request: &CompletionRequest) -> Result<String> {
+impl Extractor for TimedExtractor {
+    async fn document(&self, pages: &[PageText], library: &FileLibrary) -> Result<DocumentResult> {
         let started = Instant::now();
-        let result = self.inner.complete(request).await;
-        self.metrics.observe_llm(started.elapsed().as_secs_f64());
+        let result = self.inner.document(pages, library).await;
+        self.record(started);
+        result
+    }
+
+    async fn form(&self, pages: &[PageText], library: &FileLibrary) -> Result<FormResult> {
+        let started = Instant::now();
+        let result = self.inner.form(pages, library).await;
+        self.record(started);
+        result
+    }
+
+    async fn fill(&self, form: &FormToFill, library: &FileLibrary) -> Result<FillResult> {
+        let started = Instant::now();
+        let result = self.inner.fill(form, library).await;
+        self.record(started);
         result
     }
 
@@ -314,6 +352,7 @@ mod tests {
             oldest_queued_seconds: 1.5,
             ..TaskCounts::default()
         });
+        metrics.observe_extraction("rules", 0.02);
         let text = metrics.encode();
 
         assert!(
@@ -332,7 +371,10 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("docsnap_ocr_duration_seconds"), "{text}");
-        assert!(text.contains("docsnap_llm_duration_seconds"), "{text}");
+        assert!(
+            text.contains("docsnap_extraction_duration_seconds"),
+            "{text}"
+        );
         assert!(
             text.contains("docsnap_process_resident_memory_bytes"),
             "{text}"

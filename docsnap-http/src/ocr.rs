@@ -1,7 +1,6 @@
 //! `POST /ocr`: image bytes in, recognised text out, so OCR can run as its own tier.
 
 use std::collections::HashMap;
-use std::time::Instant;
 
 use async_trait::async_trait;
 use axum::Json;
@@ -20,7 +19,7 @@ use crate::schema::{CnocrResponse, OcrResponse, PageImage};
 #[async_trait]
 pub trait PageRecognizer: Send + Sync + std::fmt::Debug {
     /// Decodes and recognises each image, in order.
-    async fn recognize_pages(&self, images: &[Vec<u8>]) -> docsnap_core::Result<Vec<PageText>>;
+    async fn recognize_pages(&self, images: Vec<Vec<u8>>) -> docsnap_core::Result<Vec<PageText>>;
 }
 
 /// Recognises the text of one page image sent as the raw request body.
@@ -57,11 +56,7 @@ pub async fn ocr(
         return Err(ApiError::Protocol(ErrorKind::InvalidImage));
     }
 
-    let started = Instant::now();
-    let result = recognizer.recognize_pages(&[bytes.to_vec()]).await;
-    state.metrics.observe_ocr(started.elapsed().as_secs_f64());
-
-    let page = match result {
+    let page = match recognizer.recognize_pages(vec![bytes.to_vec()]).await {
         Ok(pages) => pages.into_iter().next().unwrap_or_default(),
         Err(error) => return Err(ocr_error(error)),
     };
@@ -95,7 +90,7 @@ fn ocr_error(error: docsnap_core::Error) -> ApiError {
 
 #[async_trait]
 impl PageRecognizer for docsnap_core::engine::Engine {
-    async fn recognize_pages(&self, images: &[Vec<u8>]) -> docsnap_core::Result<Vec<PageText>> {
+    async fn recognize_pages(&self, images: Vec<Vec<u8>>) -> docsnap_core::Result<Vec<PageText>> {
         self.ocr(images).await
     }
 }

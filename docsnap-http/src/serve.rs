@@ -12,12 +12,12 @@ use docsnap_http::AppState;
 use docsnap_http::metrics::TimedPipeline;
 use tokio::net::TcpListener;
 
-use crate::commands::build_engine;
+use crate::commands::build_timed_engine;
 
 /// Runs the server until SIGTERM or SIGINT, then drains in-flight tasks.
 pub async fn run(config: Config) -> anyhow::Result<()> {
-    let engine = Arc::new(build_engine(&config)?);
     let mut state = AppState::new(&config);
+    let engine = Arc::new(build_timed_engine(&config, &state.metrics)?);
     state.recognizer = Some(engine.clone());
 
     let mut fingerprint = None;
