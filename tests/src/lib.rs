@@ -1,5 +1,5 @@
 //! Helpers shared by docsnap end-to-end tests: start the real `docsnap-server`
-//! binary, act as a DocuSnap client against it, and find fixture images.
+//! binary, act as a DocuSnap client against it, and read fixture images.
 //!
 //! The binary is built once per test run with `escargot` (a `cargo build` of
 //! the workspace's `docsnap-http` package, honouring `CARGO_TARGET_DIR`).
@@ -321,19 +321,27 @@ impl Client {
     }
 }
 
-/// Returns the bytes of a fixture page image from `docsnap-core/tests/fixtures/ocr/`,
-/// or, where that fixture is missing, a rendered PNG with dark bars in place of text.
-pub fn page_image(name: &str) -> Vec<u8> {
-    let path = workspace_root()
-        .join("docsnap-core/tests/fixtures/ocr")
-        .join(name);
-    match std::fs::read(&path) {
-        Ok(bytes) => bytes,
-        Err(_) => rendered_page(),
-    }
+/// Returns the bytes of a fixture image under `docsnap-core/tests/fixtures/`,
+/// such as `ocr/letter.png`.
+pub fn fixture(path: &str) -> Vec<u8> {
+    let full = workspace_root()
+        .join("docsnap-core/tests/fixtures")
+        .join(path);
+    std::fs::read(&full)
+        .unwrap_or_else(|error| panic!("cannot read fixture {}: {error}", full.display()))
 }
 
-/// Renders a 600x400 white PNG with a few dark bars, decodable by any image reader.
+/// The printed letter: a filled-in library card application.
+pub fn letter() -> Vec<u8> {
+    fixture("ocr/letter.png")
+}
+
+/// The blank library card form, whose fields the form pipeline should find.
+pub fn blank_form() -> Vec<u8> {
+    fixture("forms/library_card_form.png")
+}
+
+/// Renders a 600x400 white PNG with a few dark bars: a page without text.
 pub fn rendered_page() -> Vec<u8> {
     let mut image = image::RgbImage::from_pixel(600, 400, image::Rgb([255, 255, 255]));
     for (row, width) in [(60u32, 420u32), (120, 300), (180, 500)] {
