@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use docsnap_core::config::{Config, OcrEngineKind};
+use docsnap_core::engine::Engine;
 use docsnap_core::envelope::ServerKey;
 use docsnap_core::service::{ServiceConfig, TaskService};
 use docsnap_core::store::SqliteStore;
@@ -32,7 +33,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         let database = config.database_path();
         let store = SqliteStore::open(&database)
             .with_context(|| format!("failed to open the task database {}", database.display()))?;
-        let pipeline = Arc::new(TimedPipeline::new(engine, state.metrics.clone()));
+        let pipeline = Arc::new(TimedPipeline::new(engine.clone(), state.metrics.clone()));
 
         let service = TaskService::new(
             Arc::new(store),
@@ -57,7 +58,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         )
     })?;
     let local = listener.local_addr()?;
-    log_startup(&config, local, fingerprint.as_deref());
+    log_startup(&config, &engine, local, fingerprint.as_deref());
     // The one line on stdout, so scripts and tests can read the port when listening on port 0.
     println!("docsnap-server listening on {}", browse_url(local));
 
@@ -89,14 +90,23 @@ fn service_config(config: &Config) -> ServiceConfig {
     }
 }
 
-fn log_startup(config: &Config, local: SocketAddr, fingerprint: Option<&str>) {
+fn log_startup(config: &Config, engine: &Engine, local: SocketAddr, fingerprint: Option<&str>) {
     let ocr = match config.ocr.engine {
-        OcrEngineKind::Ocrs => "ocrs (in process)".to_owned(),
-        OcrEngineKind::Remote => format!("remote ({})", config.ocr.remote_urls.join(", ")),
+        OcrEngineKind::Ocrs => engine.ocr_engine().name().to_owned(),
+        OcrEngineKind::Remote => format!(
+            "{} ({})",
+            engine.ocr_engine().name(),
+            config.ocr.remote_urls.join(", ")
+        ),
     };
     let extractor = match config.llm.endpoint() {
-        Some(endpoint) => format!("LLM {} at {}", endpoint.model, endpoint.base_url),
-        None => "rules (offline)".to_owned(),
+        Some(endpoint) => format!(
+            "{} ({} at {})",
+            engine.extractor().name(),
+            endpoint.model,
+            endpoint.base_url
+        ),
+        None => engine.extractor().name().to_owned(),
     };
     tracing::info!(
         listen = %local,

@@ -331,12 +331,12 @@ pub fn fixture(path: &str) -> Vec<u8> {
         .unwrap_or_else(|error| panic!("cannot read fixture {}: {error}", full.display()))
 }
 
-/// The printed letter: a filled-in library card application.
+/// Returns the printed letter: a filled-in library card application.
 pub fn letter() -> Vec<u8> {
     fixture("ocr/letter.png")
 }
 
-/// The blank library card form, whose fields the form pipeline should find.
+/// Returns the blank library card form, whose fields the form pipeline should find.
 pub fn blank_form() -> Vec<u8> {
     fixture("forms/library_card_form.png")
 }
