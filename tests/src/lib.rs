@@ -72,6 +72,29 @@ impl Server {
     /// Starts `docsnap-server serve` with `data_dir`, extra flags and extra
     /// environment variables, and waits until it listens.
     pub fn start(data_dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> Server {
+        let filter = std::env::var("DOCSNAP_TEST_LOG").unwrap_or_else(|_| "warn".to_owned());
+        Self::spawn(data_dir, args, envs, &filter, Stdio::inherit())
+    }
+
+    /// Starts like [`Server::start`] with every log line at `debug` and
+    /// above written to `log`, so a test can read what the server logged.
+    pub fn start_logging_to(
+        data_dir: &Path,
+        args: &[&str],
+        envs: &[(&str, &str)],
+        log: &Path,
+    ) -> Server {
+        let file = std::fs::File::create(log).unwrap();
+        Self::spawn(data_dir, args, envs, "debug", Stdio::from(file))
+    }
+
+    fn spawn(
+        data_dir: &Path,
+        args: &[&str],
+        envs: &[(&str, &str)],
+        filter: &str,
+        stderr: Stdio,
+    ) -> Server {
         let mut command = Command::new(server_binary());
         command
             .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
@@ -79,13 +102,10 @@ impl Server {
             .args(args)
             .env_remove("DOCSNAP_LLM_API_KEY")
             .env_remove("DOCSNAP_BEARER_TOKEN")
-            .env(
-                "RUST_LOG",
-                std::env::var("DOCSNAP_TEST_LOG").unwrap_or_else(|_| "warn".to_owned()),
-            )
+            .env("RUST_LOG", filter)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
+            .stderr(stderr);
         for (name, value) in envs {
             command.env(name, value);
         }
@@ -359,4 +379,57 @@ pub fn rendered_page() -> Vec<u8> {
 /// Standard base64, as clients send page images.
 pub fn base64(bytes: &[u8]) -> String {
     docsnap_core::envelope::encode_base64(bytes)
+}
+
+/// A scripted OpenAI-compatible chat-completions server on loopback: it
+/// returns `answer` as the assistant message to every request and records
+/// each request's `Authorization` header.
+#[derive(Debug)]
+pub struct FakeLlm {
+    /// Base URL ending in `/v1`, for `--llm-base-url`.
+    pub base_url: String,
+    /// The `Authorization` header of each request received, in order.
+    pub authorizations: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl FakeLlm {
+    /// Starts the server on the current tokio runtime.
+    pub async fn start(answer: Value) -> FakeLlm {
+        use axum::http::HeaderMap;
+
+        let authorizations = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen = authorizations.clone();
+        let handler = move |headers: HeaderMap, axum::Json(_request): axum::Json<Value>| {
+            let seen = seen.clone();
+            let answer = answer.clone();
+            async move {
+                let authorization = headers
+                    .get("authorization")
+                    .and_then(|value| value.to_str().ok())
+                    .unwrap_or_default()
+                    .to_owned();
+                seen.lock().unwrap().push(authorization);
+                axum::Json(json!({
+                    "id": "chatcmpl-test",
+                    "object": "chat.completion",
+                    "model": "fake",
+                    "choices": [{
+                        "index": 0,
+                        "message": {"role": "assistant", "content": answer.to_string()},
+                        "finish_reason": "stop"
+                    }]
+                }))
+            }
+        };
+        let app = axum::Router::new().route("/v1/chat/completions", axum::routing::post(handler));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            axum::serve(listener, app).await.unwrap();
+        });
+        FakeLlm {
+            base_url: format!("http://{address}/v1"),
+            authorizations,
+        }
+    }
 }
