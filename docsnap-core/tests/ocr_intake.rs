@@ -159,7 +159,7 @@ fn multi_page_tiff_rejected() {
 }
 
 /// Appends a copy of the first image directory of a little-endian TIFF and
-/// links it as the second page; its strips point at the first page's data.
+/// links it as the second page. The copy's strips point at the first page's data.
 fn append_tiff_page(tiff: &[u8]) -> Vec<u8> {
     assert_eq!(&tiff[..4], b"II*\0");
     let first = u32::from_le_bytes(tiff[4..8].try_into().unwrap()) as usize;

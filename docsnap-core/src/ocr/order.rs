@@ -168,14 +168,52 @@ fn order_region(boxes: &[BoundingBox], region: Vec<usize>, depth: usize, out: &m
     }
 
     for (band_index, band) in bands.into_iter().enumerate() {
-        let (left, right): (Vec<usize>, Vec<usize>) = band
+        let (mut left, mut right): (Vec<usize>, Vec<usize>) = band
             .into_iter()
             .partition(|&i| center_x(&boxes[i]) < center);
+        let mut tail = split_tail(boxes, &mut left, &right);
+        tail.extend(split_tail(boxes, &mut right, &left));
+
         order_region(boxes, left, depth + 1, out);
         order_region(boxes, right, depth + 1, out);
+        order_region(boxes, tail, depth + 1, out);
         if let Some(&line) = spanning.get(band_index) {
             out.push(line);
         }
+    }
+}
+
+/// Removes and returns the lines at the end of `column` that start a new
+/// block below everything in `other`, such as a narrow heading under both
+/// columns; a column that only runs longer than the other keeps its lines.
+fn split_tail(boxes: &[BoundingBox], column: &mut Vec<usize>, other: &[usize]) -> Vec<usize> {
+    let Some(other_bottom) = other
+        .iter()
+        .map(|&i| bottom_edge(&boxes[i]))
+        .reduce(f32::max)
+    else {
+        return Vec::new();
+    };
+    column.sort_by(|&a, &b| boxes[a].y.total_cmp(&boxes[b].y));
+    let Some(first_below) = column.iter().position(|&i| boxes[i].y >= other_bottom) else {
+        return Vec::new();
+    };
+    if first_below < 2 {
+        return Vec::new();
+    }
+
+    let gap_before = |k: usize| boxes[column[k]].y - bottom_edge(&boxes[column[k - 1]]);
+    let mut gaps: Vec<f32> = (1..first_below).map(gap_before).collect();
+    gaps.sort_by(f32::total_cmp);
+    let typical_gap = gaps[gaps.len() / 2].max(0.0);
+    let typical_height = boxes[column[first_below - 1]].height;
+
+    // A block starts after a space clearly wider than the line spacing.
+    let block_gap = (1.5 * typical_gap).max(typical_gap + 0.25 * typical_height);
+    if gap_before(first_below) > block_gap {
+        column.split_off(first_below)
+    } else {
+        Vec::new()
     }
 }
 
@@ -314,6 +352,10 @@ fn right_edge(bbox: &BoundingBox) -> f32 {
     bbox.x + bbox.width
 }
 
+fn bottom_edge(bbox: &BoundingBox) -> f32 {
+    bbox.y + bbox.height
+}
+
 fn center_x(bbox: &BoundingBox) -> f32 {
     bbox.x + bbox.width / 2.0
 }
@@ -377,6 +419,23 @@ mod tests {
         assert_eq!(&order[5..9], &[2, 4, 6, 8], "then the upper right column");
         assert_eq!(order[9], 9, "then the rule across both columns");
         assert_eq!(&order[10..], &[10, 12, 14, 11, 13, 15]);
+    }
+
+    #[test]
+    fn heading_below_columns_comes_after_both() {
+        let mut lines = two_columns(5, 100.0);
+        // The columns end at y = 240 (left) and 243 (right), then a wider space.
+        lines.push(bbox(100.0, 290.0, 300.0, 20.0));
+        let order = reading_order(&lines);
+        assert_eq!(order, vec![0, 2, 4, 6, 8, 1, 3, 5, 7, 9, 10]);
+    }
+
+    #[test]
+    fn longer_column_keeps_its_last_line() {
+        let mut lines = two_columns(5, 100.0);
+        lines.push(bbox(100.0, 250.0, 400.0, 20.0));
+        let order = reading_order(&lines);
+        assert_eq!(order, vec![0, 2, 4, 6, 8, 10, 1, 3, 5, 7, 9]);
     }
 
     #[test]
