@@ -100,11 +100,11 @@ fn read_images(paths: &[PathBuf]) -> anyhow::Result<Vec<Vec<u8>>> {
         .collect()
 }
 
-fn read_json<T: DeserializeOwned>(path: &Path, what: &str) -> anyhow::Result<T> {
+fn read_json<T: DeserializeOwned>(path: &Path, description: &str) -> anyhow::Result<T> {
     let text = std::fs::read_to_string(path)
-        .with_context(|| format!("failed to read {what} {}", path.display()))?;
+        .with_context(|| format!("failed to read {description} {}", path.display()))?;
     serde_json::from_str(&text)
-        .with_context(|| format!("invalid {what} JSON in {}", path.display()))
+        .with_context(|| format!("invalid {description} JSON in {}", path.display()))
 }
 
 fn print_json(value: &serde_json::Value) -> anyhow::Result<()> {

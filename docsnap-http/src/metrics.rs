@@ -286,7 +286,7 @@ impl OcrEngine for TimedOcrEngine {
 /// `extraction_duration_seconds`, labelled with the extractor's name.
 ///
 /// With the LLM extractor this time is mostly language model calls, so it
-/// stands in for LLM latency.
+/// serves as the LLM latency.
 #[derive(Debug)]
 pub struct TimedExtractor {
     inner: Arc<dyn Extractor>,
