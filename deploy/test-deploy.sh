@@ -277,6 +277,7 @@ main() {
     start_server ocr-b 127.0.0.1:0 --role ocr
     local ocr_b_pid=$started_pid ocr_b_port=$started_port
     start_server api 127.0.0.1:0 --role api --ocr-engine remote \
+        --rate-limit-client-ip-header x-real-ip \
         --ocr-remote-url "http://127.0.0.1:$ocr_a_port" \
         --ocr-remote-url "http://127.0.0.1:$ocr_b_port" \
         --processing-timeout 120s
@@ -300,6 +301,7 @@ main() {
     wait_for_nginx "$https"
 
     check_edge "$https" "${tls[@]}"
+    check_client_ip "$https" "${tls[@]}"
 
     expect_task "task with both OCR servers up" completed
 
@@ -377,6 +379,40 @@ check_edge() {
     rm -f "$work/oversized.bin"
 
     curl "${curl_tls[@]}" -o /dev/null "$https/api/v1/check_status?token=QUERYMARKER7" || true
+}
+
+# Checks that the server throttles by the client IP that nginx passes on,
+# not by nginx's own address: 127.0.0.2 sends undecryptable envelopes until
+# it is throttled, and 127.0.0.1 must still be served.
+check_client_ip() {
+    local https=$1
+    shift
+    local curl_tls=("$@") content="AAAA" hash answer attempt
+    hash="$(printf '%s' "$content" | sha256sum | cut -d' ' -f1)"
+
+    answer=""
+    for attempt in $(seq 1 30); do
+        answer="$(curl "${curl_tls[@]}" --interface 127.0.0.2 -o "$work/throttle.out" -w '%{http_code}' \
+            -H 'Content-Type: application/json' "$https/api/v1/process" \
+            -d "{\"client_id\":\"bad-$attempt\",\"type\":\"doc\",\"SHA256\":\"$hash\",\"has_content\":true,\"content\":\"$content\",\"aes_key\":\"$content\"}" \
+            || true)"
+        [[ $answer == 429 ]] && break
+    done
+    if [[ $answer == 429 ]] && grep -q RATE_LIMITED "$work/throttle.out"; then
+        pass "client sending undecryptable envelopes is throttled after $((attempt - 1))"
+    else
+        fail "client sending undecryptable envelopes was not throttled: last HTTP $answer"
+    fi
+
+    answer="$(curl "${curl_tls[@]}" -o "$work/other.out" -w '%{http_code}' \
+        -H 'Content-Type: application/json' "$https/api/v1/process" \
+        -d "{\"client_id\":\"other\",\"type\":\"doc\",\"SHA256\":\"$hash\",\"has_content\":false}" \
+        || true)"
+    if [[ $answer == 400 ]] && grep -q TASK_NOT_FOUND "$work/other.out"; then
+        pass "another client IP is still served"
+    else
+        fail "another client IP got HTTP $answer: $(head -c 200 "$work/other.out")"
+    fi
 }
 
 check_access_log() {
