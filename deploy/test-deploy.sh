@@ -175,52 +175,15 @@ make_certificate() {
 }
 
 # Writes the nginx configuration: deploy/nginx/docsnap.conf with loopback
-# ports and temporary paths, inside a minimal main context.
+# ports and temporary paths.
 write_nginx_config() {
-    local prefix="$work/nginx"
-    mkdir -p "$prefix/tmp" "$prefix/acme"
+    nginx_prefix="$work/nginx"
+    "$python" "$repo/deploy/nginx/render-test-config.py" \
+        "$nginx_prefix" "$work/tls" "$api_port" "$http_port" "$https_port"
     # nginx workers run as nobody when the master is root, and must write
     # request bodies under the prefix.
-    chmod 755 "$work" "$prefix" "$prefix/tmp"
-
-    "$python" - "$repo/deploy/nginx/docsnap.conf" "$prefix/docsnap.conf" <<EOF
-import sys
-source, target = sys.argv[1], sys.argv[2]
-text = open(source).read()
-replacements = [
-    ("listen 80;", "listen 127.0.0.1:$http_port;"),
-    ("listen [::]:80;", ""),
-    ("listen 443 ssl http2;", "listen 127.0.0.1:$https_port ssl http2;"),
-    ("listen [::]:443 ssl http2;", ""),
-    ("/etc/ssl/docsnap/fullchain.pem", "$work/tls/fullchain.pem"),
-    ("/etc/ssl/docsnap/privkey.pem", "$work/tls/privkey.pem"),
-    ("/var/log/nginx/docsnap-access.log", "$prefix/access.log"),
-    ("/var/www/acme", "$prefix/acme"),
-    ("server 127.0.0.1:8000 ", "server 127.0.0.1:$api_port "),
-]
-for old, new in replacements:
-    if old not in text:
-        sys.exit(f"deploy/nginx/docsnap.conf no longer contains {old!r}; update test-deploy.sh")
-    text = text.replace(old, new)
-open(target, "w").write(text)
-EOF
-
-    cat >"$prefix/nginx.conf" <<EOF
-worker_processes 1;
-pid $prefix/nginx.pid;
-error_log $prefix/error.log warn;
-events { worker_connections 256; }
-http {
-    client_body_temp_path $prefix/tmp/body;
-    proxy_temp_path $prefix/tmp/proxy;
-    fastcgi_temp_path $prefix/tmp/fastcgi;
-    uwsgi_temp_path $prefix/tmp/uwsgi;
-    scgi_temp_path $prefix/tmp/scgi;
-    include $prefix/docsnap.conf;
-}
-EOF
-    nginx_conf="$prefix/nginx.conf"
-    nginx_prefix="$prefix"
+    chmod 755 "$work" "$nginx_prefix" "$nginx_prefix/tmp"
+    nginx_conf="$nginx_prefix/nginx.conf"
 }
 
 # Prints a page image: the OCR fixture if the checkout has it, else one drawn with Pillow.
