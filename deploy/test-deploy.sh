@@ -208,6 +208,19 @@ EOF
     echo "$work/page.png"
 }
 
+# Runs the Dockerfile's HEALTHCHECK command against a server on this
+# machine, as Docker would inside the container; prints its exit status.
+# Usage: image_healthcheck PORT
+image_healthcheck() {
+    DOCSNAP_LISTEN="0.0.0.0:$1" "$python" - "$repo/Dockerfile" <<'EOF'
+import json, subprocess, sys
+text = open(sys.argv[1]).read().replace("\\\n", " ")
+line = next(line for line in text.splitlines() if line.startswith("HEALTHCHECK"))
+command = json.loads(line[line.index("CMD") + 3:])
+print(subprocess.run(command, capture_output=True).returncode)
+EOF
+}
+
 # Runs one task through nginx and checks its outcome.
 # Usage: expect_task DESCRIPTION EXPECTED_OUTCOME
 expect_task() {
@@ -272,7 +285,21 @@ main() {
     expect_task "first task after ocr-a was killed" completed
     expect_task "second task after ocr-a was killed" completed
 
+    local status
+    status="$(image_healthcheck "$ocr_b_port")"
+    if [[ $status == 0 ]]; then
+        pass "the image's HEALTHCHECK command passes on a running server"
+    else
+        fail "the image's HEALTHCHECK command exits $status on a running server"
+    fi
+
     kill_server "$ocr_b_pid"
+    status="$(image_healthcheck "$ocr_b_port")"
+    if [[ $status != 0 ]]; then
+        pass "the image's HEALTHCHECK command fails once the server is gone"
+    else
+        fail "the image's HEALTHCHECK command passes with no server"
+    fi
     expect_task "task with no OCR server left" OCR_FAILURE
 
     start_server ocr-a "127.0.0.1:$ocr_a_port" --role ocr

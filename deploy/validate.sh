@@ -175,6 +175,44 @@ validate_server_config() {
     # keygen loads the whole configuration and writes only to the temporary data directory.
     check "docsnap-server loads systemd/api.toml" \
         "$server_bin" --config "$repo/deploy/systemd/api.toml" --data-dir "$work/data" keygen
+
+    # Every flag and DOCSNAP_* variable the deployment files pass must be one
+    # the server documents, so a renamed flag fails here and not in production.
+    local help unknown=() name
+    help="$("$server_bin" --help)"
+    for name in $(deployment_flags) $(deployment_variables); do
+        grep -qF -- "$name" <<<"$help" || unknown+=("$name")
+    done
+    if [[ ${#unknown[@]} -eq 0 ]]; then
+        pass "docsnap-server --help documents every flag and variable the deployment files use"
+    else
+        fail "docsnap-server --help does not know: ${unknown[*]}"
+    fi
+}
+
+# Lists the server flags in the units' ExecStart lines, the compose commands
+# and the Kubernetes container args.
+deployment_flags() {
+    {
+        grep -h '^ExecStart=' "$repo"/deploy/systemd/*.service
+        grep -E '^ +- --' "$repo/deploy/compose.yaml"
+        grep -h 'args:' "$repo"/deploy/k8s/*.yaml
+    } | grep -oE -- '--[a-z][a-z0-9-]+' | sort -u
+}
+
+deployment_variables() {
+    grep -ohE 'DOCSNAP_[A-Z_]+' "$repo/deploy/compose.yaml" "$repo"/deploy/k8s/*.yaml \
+        "$repo/deploy/systemd/docsnap.env.example" "$repo/Dockerfile" | sort -u
+}
+
+# The Dockerfile builds with --locked, which fails when Cargo.lock is stale.
+validate_lockfile() {
+    if ! command -v cargo >/dev/null; then
+        skip "Cargo.lock: cargo is not installed"
+        return
+    fi
+    check "Cargo.lock is up to date, as the Dockerfile's --locked build needs" \
+        cargo metadata --locked --format-version 1 --manifest-path "$repo/Cargo.toml"
 }
 
 main() {
@@ -186,6 +224,7 @@ main() {
     validate_nginx
     validate_systemd
     validate_server_config
+    validate_lockfile
 }
 
 main
