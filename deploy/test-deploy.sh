@@ -21,6 +21,7 @@ START_TIMEOUT=120
 passed=0
 failed=0
 pids=()
+declare -A task_pids=() task_expected=()
 nginx_pid_file=""
 work=""
 
@@ -221,18 +222,34 @@ print(subprocess.run(command, capture_output=True).returncode)
 EOF
 }
 
-# Runs one task through nginx and checks its outcome.
-# Usage: expect_task DESCRIPTION EXPECTED_OUTCOME
-expect_task() {
-    local description=$1 expected=$2 output
-    if output="$("$python" "$repo/deploy/protocol_client.py" \
+# Starts one task through nginx in the background; finish_task checks it.
+# Usage: start_task NAME EXPECTED_OUTCOME
+start_task() {
+    local name=$1 expected=$2
+    "$python" "$repo/deploy/protocol_client.py" \
         --base-url "https://127.0.0.1:$https_port/api/v1" --cafile "$work/tls/fullchain.pem" \
         --image "$page" --expect "$expected" --timeout "$TASK_TIMEOUT" \
-        --content-out "$work/last-content.txt" 2>&1)"; then
-        pass "$description: $output"
+        --content-out "$work/task-$name.content" >"$work/task-$name.out" 2>&1 &
+    task_pids[$name]=$!
+    task_expected[$name]=$expected
+    pids+=("$!")
+}
+
+# Waits for a task from start_task and counts its outcome.
+# Usage: finish_task NAME DESCRIPTION
+finish_task() {
+    local name=$1 description=$2
+    if wait "${task_pids[$name]}"; then
+        pass "$description: $(cat "$work/task-$name.out")"
     else
-        fail "$description: expected $expected, got $output"
+        fail "$description: expected ${task_expected[$name]}, got $(cat "$work/task-$name.out")"
     fi
+}
+
+# Usage: run_task NAME EXPECTED_OUTCOME DESCRIPTION
+run_task() {
+    start_task "$1" "$2"
+    finish_task "$1" "$3"
 }
 
 main() {
@@ -279,11 +296,17 @@ main() {
     check_edge "$https" "${tls[@]}"
     check_client_ip "$https" "${tls[@]}"
 
-    expect_task "task with both OCR servers up" completed
+    run_task first completed "task with both OCR servers up"
 
+    # Two tasks keep both OCR servers busy, so killing one interrupts a
+    # page in flight, which the api must send to the other server.
+    start_task inflight-1 completed
+    start_task inflight-2 completed
+    sleep 1
     kill_server "$ocr_a_pid"
-    expect_task "first task after ocr-a was killed" completed
-    expect_task "second task after ocr-a was killed" completed
+    finish_task inflight-1 "first task in flight when ocr-a was killed"
+    finish_task inflight-2 "second task in flight when ocr-a was killed"
+    run_task after-kill completed "task after ocr-a was killed"
 
     local status
     status="$(image_healthcheck "$ocr_b_port")"
@@ -300,10 +323,10 @@ main() {
     else
         fail "the image's HEALTHCHECK command passes with no server"
     fi
-    expect_task "task with no OCR server left" OCR_FAILURE
+    run_task no-ocr OCR_FAILURE "task with no OCR server left"
 
     start_server ocr-a "127.0.0.1:$ocr_a_port" --role ocr
-    expect_task "task after ocr-a restarted" completed
+    run_task restarted completed "task after ocr-a restarted"
 
     check_access_log
 }
@@ -414,7 +437,7 @@ check_access_log() {
         fail "access log is empty or contains a query string"
     fi
     local content_start
-    content_start="$(head -c 24 "$work/last-content.txt")"
+    content_start="$(head -c 24 "$work/task-first.content")"
     if [[ -n "$content_start" ]] && ! grep -qF "$content_start" "$log"; then
         pass "access log has no request bodies"
     else
