@@ -3,6 +3,7 @@
 pub mod dates;
 pub mod llm;
 pub mod provenance;
+pub mod rules;
 pub mod validate;
 
 use async_trait::async_trait;
