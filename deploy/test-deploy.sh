@@ -112,7 +112,7 @@ find_server() {
     else
         server_bin="${CARGO_TARGET_DIR:-$repo/target}/debug/docsnap-server"
         echo "building docsnap-server"
-        (cd "$repo" && cargo build --quiet -p docsnap-http --bin docsnap-server)
+        (cd "$repo" && cargo build --quiet --locked -p docsnap-http --bin docsnap-server)
     fi
     if [[ ! -x "$server_bin" ]]; then
         echo "error: server binary $server_bin not found; build it or set DOCSNAP_SERVER_BIN" >&2
