@@ -21,3 +21,9 @@ cargo test --workspace --exclude docsnap-py --locked
 echo "test-all: browser test of the demo page"
 cargo build --locked -p docsnap-http --bin docsnap-server
 bash .ci/browser-test.sh
+
+echo "test-all: deployment files, validated offline"
+bash deploy/validate.sh
+
+echo "test-all: deployment on loopback behind nginx"
+bash deploy/test-deploy.sh
