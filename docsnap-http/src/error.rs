@@ -110,6 +110,8 @@ impl IntoResponse for ApiError {
 pub enum ClearError {
     /// `client_id` is missing or not a string: 400 `Missing client_id`.
     MissingClientId,
+    /// Another field is malformed, such as an unknown `type`: 400 with its code.
+    Invalid(&'static str),
     /// The store failed: 500 `CACHE_CLEAR_FAILED`.
     ClearFailed,
 }
@@ -118,6 +120,7 @@ impl IntoResponse for ClearError {
     fn into_response(self) -> Response {
         let (status, error) = match self {
             ClearError::MissingClientId => (StatusCode::BAD_REQUEST, "Missing client_id"),
+            ClearError::Invalid(code) => (StatusCode::BAD_REQUEST, code),
             ClearError::ClearFailed => (StatusCode::INTERNAL_SERVER_ERROR, "CACHE_CLEAR_FAILED"),
         };
         (status, Json(ClearErrorBody { error })).into_response()

@@ -200,6 +200,28 @@ async fn clear_without_client_id_fails() {
     assert_eq!(body, json!({"error": "Missing client_id"}));
 }
 
+#[tokio::test]
+async fn clear_with_malformed_fields_is_a_client_error() {
+    let (_dir, _server, client) = start(&[]).await;
+    let id = client.client_id.clone();
+
+    let (status, body) = client
+        .post("/clear", &json!({"client_id": id, "type": "bogus"}))
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body, json!({"error": "INVALID_TYPE"}));
+
+    let (status, body) = client
+        .post("/clear", &json!({"client_id": id, "SHA256": 5}))
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body, json!({"error": "MISSING_REQUIRED_FIELD"}));
+
+    let (status, body) = client.post("/clear", &json!({"client_id": 5})).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body, json!({"error": "Missing client_id"}));
+}
+
 async fn assert_code(client: &Client, body: &Value, code: &str) {
     let (status, response) = client.post("/process", body).await;
     assert_eq!(status, 400, "{code}: {response}");
