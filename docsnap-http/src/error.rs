@@ -21,7 +21,7 @@ pub struct ErrorBody {
 /// A failed `/clear` request: `{"error": MESSAGE}`, as the DocuSnap clients expect.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ClearErrorBody {
-    /// `Missing client_id` or `CACHE_CLEAR_FAILED`.
+    /// `Missing client_id`, `CACHE_CLEAR_FAILED` or the code of a malformed field such as `INVALID_TYPE`.
     #[schema(example = "Missing client_id")]
     pub error: &'static str,
 }

@@ -108,7 +108,7 @@ pub async fn clear(
         Err(error) if error.kind() == ErrorKind::MissingRequiredField && !has_client_id(&body) => {
             ClearError::MissingClientId.into_response()
         }
-        // Bad input is the client's fault: CACHE_CLEAR_FAILED (500) is for the store only.
+        // CACHE_CLEAR_FAILED (500) is for store failures only, because bad input is the client's fault.
         Err(error) => {
             tracing::info!(code = error.code(), "rejected a clear request");
             ClearError::Invalid(error.code()).into_response()
