@@ -67,7 +67,7 @@ pub async fn ocr(config: &Config, images: &[PathBuf]) -> anyhow::Result<()> {
 pub fn keygen(config: &Config) -> anyhow::Result<()> {
     let key = ServerKey::load_or_generate(&config.data_dir).with_context(|| {
         format!(
-            "failed to load or create the key pair in {}",
+            "failed to load or create the key pair in {}; make it a directory this user can write, or pass another --data-dir",
             config.data_dir.display()
         )
     })?;

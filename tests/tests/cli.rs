@@ -233,3 +233,22 @@ async fn ocr_role_serves_only_ocr() {
         "an OCR-only server must not open the task store"
     );
 }
+
+#[test]
+fn keygen_bad_data_dir_names_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_page(dir.path(), "not-a-dir", b"x");
+    let data_dir = format!("{file}/data");
+
+    let output = run(&["keygen", "--data-dir", &data_dir]);
+
+    assert!(!output.status.success());
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    let line = stderr
+        .lines()
+        .find(|line| line.starts_with("error: "))
+        .unwrap();
+    assert!(line.contains(&data_dir), "{line}");
+    assert!(line.contains("--data-dir"), "{line}");
+    assert_eq!(line.matches("Not a directory").count(), 1, "{line}");
+}
