@@ -39,6 +39,8 @@ pub enum ApiError {
     Unauthorized,
     /// The client or peer sent too many undecryptable envelopes recently.
     RateLimited,
+    /// The client stopped sending the body before it was complete.
+    RequestTimeout,
     /// No route matches the path.
     NotFound,
     /// The route exists but not for this method.
@@ -61,6 +63,7 @@ impl ApiError {
             ApiError::Protocol(_) | ApiError::InvalidRequest => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -76,6 +79,7 @@ impl ApiError {
             ApiError::PayloadTooLarge => ErrorKind::PayloadTooLarge.code(),
             ApiError::Unauthorized => "UNAUTHORIZED",
             ApiError::RateLimited => "RATE_LIMITED",
+            ApiError::RequestTimeout => "REQUEST_TIMEOUT",
             ApiError::NotFound => "NOT_FOUND",
             ApiError::MethodNotAllowed => "METHOD_NOT_ALLOWED",
             ApiError::Unavailable(code) | ApiError::Internal(code) => code,

@@ -687,3 +687,37 @@ async fn ocr_endpoint_returns_page_text() {
     let json: Value = response.json().await.unwrap();
     assert_eq!(json["error_detail"], "INVALID_IMAGE");
 }
+
+#[tokio::test]
+async fn stalled_body_times_out() {
+    use std::io::{Read, Write};
+
+    let (_dir, server, _client) = start(&[]).await;
+    let url = server.url("");
+    let address = url
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_owned();
+
+    let response = tokio::task::spawn_blocking(move || {
+        let mut stream = std::net::TcpStream::connect(address).unwrap();
+        // Generous bound so a server that never answers fails the test, not hangs it.
+        stream
+            .set_read_timeout(Some(std::time::Duration::from_secs(180)))
+            .unwrap();
+        stream
+            .write_all(
+                b"POST /process HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n\
+                  Content-Length: 100\r\n\r\n{\"client_id\"",
+            )
+            .unwrap();
+        let mut response = Vec::new();
+        let _ = stream.read_to_end(&mut response);
+        String::from_utf8_lossy(&response).into_owned()
+    })
+    .await
+    .unwrap();
+
+    assert!(response.starts_with("HTTP/1.1 408"), "{response}");
+    assert!(response.contains("REQUEST_TIMEOUT"), "{response}");
+}
