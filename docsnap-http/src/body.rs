@@ -65,7 +65,7 @@ where
     }
 }
 
-/// Longest wait for the next piece of a request body. A client that stalls
+/// Maximum wait for the next piece of a request body. A client that stalls
 /// longer gets 408, so a stalled upload cannot hold a connection forever.
 pub const BODY_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 
