@@ -53,6 +53,11 @@ fn main() -> ExitCode {
         }
     });
 
+    // Dropping the runtime would wait for OCR still running on blocking
+    // threads, keeping the process alive past the shutdown grace period.
+    // Abandoned tasks are requeued at the next start.
+    runtime.shutdown_background();
+
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {

@@ -543,6 +543,43 @@ async fn queued_task_survives_restart() {
 }
 
 #[tokio::test]
+async fn running_task_survives_sigterm() {
+    let data_dir = tempfile::tempdir().unwrap();
+    let log = data_dir.path().join("server.log");
+    let args = ["--workers", "1", "--shutdown-grace", "1s"];
+    let server = Server::start_logging_to(data_dir.path(), &args, &[], &log);
+    let client = Client::connect(&server.url(PREFIX), "sigterm-client").await;
+    let page = base64(&letter());
+    let payload = json!({"to_process": [page.clone(), page.clone(), page.clone(), page]});
+    let submission = client.seal(TaskKind::Doc, &payload, Cipher::A256Gcm, Mgf1Digest::Sha256);
+
+    let (status, _) = client.post("/process", &submission.body).await;
+    assert_eq!(status, 202);
+    let mut started = false;
+    for _ in 0..300 {
+        if std::fs::read_to_string(&log)
+            .unwrap()
+            .contains("processing started")
+        {
+            started = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(started, "the task never started");
+    // The process must exit after the grace period even while OCR still runs.
+    assert!(server.stop(), "server exited with an error");
+
+    let server = Server::start(data_dir.path(), &[], &[]);
+    let client = Client::connect(&server.url(PREFIX), "sigterm-client").await;
+    let (status, body) = client.poll_until_done(&submission).await;
+
+    assert_eq!(status, 200, "{body}");
+    let result = client.open_result(&submission, body["result"].as_str().unwrap());
+    assert_document_shape(&result);
+}
+
+#[tokio::test]
 async fn request_id_is_echoed_or_generated() {
     let (_dir, server, client) = start(&[]).await;
 
