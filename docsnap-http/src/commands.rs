@@ -28,10 +28,20 @@ pub async fn process(
 
     let result = match kind {
         DocumentKind::Doc => {
-            serde_json::to_value(engine.process_document(pages, &library).await?.result)?
+            let processed = engine.process_document(pages, &library).await;
+            serde_json::to_value(
+                processed
+                    .map_err(|error| name_page_file(error, images))?
+                    .result,
+            )?
         }
         DocumentKind::Form => {
-            serde_json::to_value(engine.process_form(pages, &library).await?.result)?
+            let processed = engine.process_form(pages, &library).await;
+            serde_json::to_value(
+                processed
+                    .map_err(|error| name_page_file(error, images))?
+                    .result,
+            )?
         }
     };
     print_json(&result)
@@ -52,7 +62,10 @@ pub async fn ocr(config: &Config, images: &[PathBuf]) -> anyhow::Result<()> {
     let pages = read_images(images)?;
     let engine = build_engine(config)?;
 
-    let texts = engine.ocr(pages).await?;
+    let texts = engine
+        .ocr(pages)
+        .await
+        .map_err(|error| name_page_file(error, images))?;
     let mut output = String::new();
     for page in &texts {
         output.push_str(&format!("----page {}----\n", page.index + 1));
@@ -89,6 +102,23 @@ pub fn build_timed_engine(config: &Config, metrics: &Arc<Metrics>) -> anyhow::Re
     // NOTE: Engine::new starts from the default intake limits, which is also
     // what Engine::from_config uses; if from_config ever sets others, pass them on here.
     Ok(Engine::new(Arc::new(ocr), Arc::new(extractor)))
+}
+
+/// Names the file behind a core error about `page N` (0-based), because the
+/// core only knows page positions.
+fn name_page_file(error: docsnap_core::Error, images: &[PathBuf]) -> anyhow::Error {
+    let path = error
+        .to_string()
+        .strip_prefix("page ")
+        .and_then(|rest| rest.split_once(':'))
+        .and_then(|(index, _)| index.parse::<usize>().ok())
+        .and_then(|index| images.get(index).cloned());
+    match path {
+        Some(path) => {
+            anyhow::Error::new(error).context(format!("invalid image {}", path.display()))
+        }
+        None => error.into(),
+    }
 }
 
 fn read_images(paths: &[PathBuf]) -> anyhow::Result<Vec<Vec<u8>>> {

@@ -252,3 +252,21 @@ fn keygen_bad_data_dir_names_fix() {
     assert!(line.contains("--data-dir"), "{line}");
     assert_eq!(line.matches("Not a directory").count(), 1, "{line}");
 }
+
+#[test]
+fn invalid_image_names_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = write_page(dir.path(), "letter.png", &letter());
+    let text = write_page(dir.path(), "notes.txt", b"not an image");
+
+    for command in [&["ocr"][..], &["process", "--type", "doc"][..]] {
+        let mut args = command.to_vec();
+        args.extend([good.as_str(), text.as_str()]);
+
+        let output = run(&args);
+
+        assert!(!output.status.success(), "{command:?}");
+        let stderr = String::from_utf8(output.stderr).unwrap();
+        assert!(stderr.contains(&text), "{command:?}: {stderr}");
+    }
+}
