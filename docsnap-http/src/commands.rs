@@ -105,7 +105,7 @@ pub fn build_timed_engine(config: &Config, metrics: &Arc<Metrics>) -> anyhow::Re
 }
 
 /// Names the file behind a core error about `page N` (0-based), because the
-/// core only knows page positions.
+/// core reports only page positions.
 fn name_page_file(error: docsnap_core::Error, images: &[PathBuf]) -> anyhow::Error {
     let path = error
         .to_string()
