@@ -39,6 +39,7 @@ fn main() -> ExitCode {
         }
     };
 
+    let serving = matches!(command, Command::Serve);
     let result = runtime.block_on(async move {
         match command {
             Command::Serve => serve::run(config).await,
@@ -62,7 +63,10 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             let message = error_chain(&error);
-            tracing::error!("{message}");
+            // One-shot commands log to the same terminal, so the line below is enough.
+            if serving {
+                tracing::error!("{message}");
+            }
             eprintln!("error: {message}");
             ExitCode::FAILURE
         }

@@ -270,3 +270,12 @@ fn invalid_image_names_the_file() {
         assert!(stderr.contains(&text), "{command:?}: {stderr}");
     }
 }
+
+#[test]
+fn command_error_printed_once() {
+    let output = run(&["ocr", "/no/such/scan.png"]);
+
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(stderr.matches("/no/such/scan.png").count(), 1, "{stderr}");
+}
