@@ -133,8 +133,29 @@ fn read_images(paths: &[PathBuf]) -> anyhow::Result<Vec<Vec<u8>>> {
 fn read_json<T: DeserializeOwned>(path: &Path, description: &str) -> anyhow::Result<T> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("failed to read {description} {}", path.display()))?;
-    serde_json::from_str(&text)
+    let value: serde_json::Value = serde_json::from_str(&text)
+        .with_context(|| format!("invalid {description} JSON in {}", path.display()))?;
+    // serde fills a struct from an array too, so `[]` would pass as an empty form.
+    if !value.is_object() {
+        anyhow::bail!(
+            "invalid {description} JSON in {}: expected an object, found {}",
+            path.display(),
+            json_type(&value)
+        );
+    }
+    serde_json::from_value(value)
         .with_context(|| format!("invalid {description} JSON in {}", path.display()))
+}
+
+fn json_type(value: &serde_json::Value) -> &'static str {
+    match value {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::Object(_) => "an object",
+    }
 }
 
 fn print_json(value: &serde_json::Value) -> anyhow::Result<()> {

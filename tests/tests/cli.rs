@@ -279,3 +279,20 @@ fn command_error_printed_once() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(stderr.matches("/no/such/scan.png").count(), 1, "{stderr}");
 }
+
+#[test]
+fn fill_rejects_non_object_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let array = write_page(dir.path(), "array.json", b"[]");
+    let form = write_page(dir.path(), "form.json", br#"{"fields": ["Email"]}"#);
+    let library = write_page(dir.path(), "lib.json", br#"{"docs": []}"#);
+
+    for (form, library) in [(&array, &library), (&form, &array)] {
+        let output = run(&["fill", "--file-lib", library, form]);
+
+        assert!(!output.status.success(), "{form} {library}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(&array), "{stderr}");
+        assert!(stderr.contains("expected an object"), "{stderr}");
+    }
+}
