@@ -1,5 +1,7 @@
 //! Request bodies read under a size limit, and JSON bodies that fail as protocol errors.
 
+use std::time::Duration;
+
 use axum::body::{Body, Bytes};
 use axum::extract::{FromRef, FromRequest, Request};
 use axum::http::{HeaderMap, header};
@@ -63,18 +65,38 @@ where
     }
 }
 
+/// Maximum wait for the next piece of a request body. A client that stalls
+/// longer gets 408, so a stalled upload cannot hold a connection forever.
+pub const BODY_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// Reads a body, failing with 413 as soon as it passes `limit`, so at most
-/// `limit` bytes are ever buffered.
+/// `limit` bytes are ever buffered, and with 408 when it stalls.
 pub async fn read_limited(body: Body, limit: BodyLimit) -> Result<Bytes, ApiError> {
     let limit = usize::try_from(limit.0).unwrap_or(usize::MAX);
-    match Limited::new(body, limit).collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(error) if error.is::<http_body_util::LengthLimitError>() => {
-            Err(ApiError::PayloadTooLarge)
-        }
-        Err(error) => {
-            tracing::debug!(%error, "reading the request body failed");
-            Err(ApiError::InvalidRequest)
+    let mut body = Limited::new(body, limit);
+    let mut bytes = Vec::new();
+    loop {
+        let frame = match tokio::time::timeout(BODY_IDLE_TIMEOUT, body.frame()).await {
+            Ok(Some(Ok(frame))) => frame,
+            Ok(None) => return Ok(Bytes::from(bytes)),
+            Ok(Some(Err(error))) if error.is::<http_body_util::LengthLimitError>() => {
+                return Err(ApiError::PayloadTooLarge);
+            }
+            Ok(Some(Err(error))) => {
+                tracing::debug!(%error, "reading the request body failed");
+                return Err(ApiError::InvalidRequest);
+            }
+            Err(_) => {
+                tracing::info!(
+                    received = bytes.len(),
+                    idle_secs = BODY_IDLE_TIMEOUT.as_secs(),
+                    "request body timed out"
+                );
+                return Err(ApiError::RequestTimeout);
+            }
+        };
+        if let Ok(data) = frame.into_data() {
+            bytes.extend_from_slice(&data);
         }
     }
 }

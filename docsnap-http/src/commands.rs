@@ -28,10 +28,20 @@ pub async fn process(
 
     let result = match kind {
         DocumentKind::Doc => {
-            serde_json::to_value(engine.process_document(pages, &library).await?.result)?
+            let processed = engine.process_document(pages, &library).await;
+            serde_json::to_value(
+                processed
+                    .map_err(|error| name_page_file(error, images))?
+                    .result,
+            )?
         }
         DocumentKind::Form => {
-            serde_json::to_value(engine.process_form(pages, &library).await?.result)?
+            let processed = engine.process_form(pages, &library).await;
+            serde_json::to_value(
+                processed
+                    .map_err(|error| name_page_file(error, images))?
+                    .result,
+            )?
         }
     };
     print_json(&result)
@@ -52,7 +62,10 @@ pub async fn ocr(config: &Config, images: &[PathBuf]) -> anyhow::Result<()> {
     let pages = read_images(images)?;
     let engine = build_engine(config)?;
 
-    let texts = engine.ocr(pages).await?;
+    let texts = engine
+        .ocr(pages)
+        .await
+        .map_err(|error| name_page_file(error, images))?;
     let mut output = String::new();
     for page in &texts {
         output.push_str(&format!("----page {}----\n", page.index + 1));
@@ -67,7 +80,7 @@ pub async fn ocr(config: &Config, images: &[PathBuf]) -> anyhow::Result<()> {
 pub fn keygen(config: &Config) -> anyhow::Result<()> {
     let key = ServerKey::load_or_generate(&config.data_dir).with_context(|| {
         format!(
-            "failed to load or create the key pair in {}",
+            "failed to load or create the key pair in {}; make it a directory this user can write, or pass another --data-dir",
             config.data_dir.display()
         )
     })?;
@@ -91,6 +104,23 @@ pub fn build_timed_engine(config: &Config, metrics: &Arc<Metrics>) -> anyhow::Re
     Ok(Engine::new(Arc::new(ocr), Arc::new(extractor)))
 }
 
+/// Names the file behind a core error about `page N` (0-based), because the
+/// core reports only page positions.
+fn name_page_file(error: docsnap_core::Error, images: &[PathBuf]) -> anyhow::Error {
+    let path = error
+        .to_string()
+        .strip_prefix("page ")
+        .and_then(|rest| rest.split_once(':'))
+        .and_then(|(index, _)| index.parse::<usize>().ok())
+        .and_then(|index| images.get(index).cloned());
+    match path {
+        Some(path) => {
+            anyhow::Error::new(error).context(format!("invalid image {}", path.display()))
+        }
+        None => error.into(),
+    }
+}
+
 fn read_images(paths: &[PathBuf]) -> anyhow::Result<Vec<Vec<u8>>> {
     paths
         .iter()
@@ -103,8 +133,29 @@ fn read_images(paths: &[PathBuf]) -> anyhow::Result<Vec<Vec<u8>>> {
 fn read_json<T: DeserializeOwned>(path: &Path, description: &str) -> anyhow::Result<T> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("failed to read {description} {}", path.display()))?;
-    serde_json::from_str(&text)
+    let value: serde_json::Value = serde_json::from_str(&text)
+        .with_context(|| format!("invalid {description} JSON in {}", path.display()))?;
+    // serde fills a struct from an array too, so `[]` would pass as an empty form.
+    if !value.is_object() {
+        anyhow::bail!(
+            "invalid {description} JSON in {}: expected an object, found {}",
+            path.display(),
+            json_type(&value)
+        );
+    }
+    serde_json::from_value(value)
         .with_context(|| format!("invalid {description} JSON in {}", path.display()))
+}
+
+fn json_type(value: &serde_json::Value) -> &'static str {
+    match value {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::Object(_) => "an object",
+    }
 }
 
 fn print_json(value: &serde_json::Value) -> anyhow::Result<()> {

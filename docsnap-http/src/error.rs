@@ -21,7 +21,7 @@ pub struct ErrorBody {
 /// A failed `/clear` request: `{"error": MESSAGE}`, as the DocuSnap clients expect.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ClearErrorBody {
-    /// `Missing client_id` or `CACHE_CLEAR_FAILED`.
+    /// `Missing client_id`, `CACHE_CLEAR_FAILED` or the code of a malformed field such as `INVALID_TYPE`.
     #[schema(example = "Missing client_id")]
     pub error: &'static str,
 }
@@ -39,6 +39,8 @@ pub enum ApiError {
     Unauthorized,
     /// The client or peer sent too many undecryptable envelopes recently.
     RateLimited,
+    /// The client stopped sending the body before it was complete.
+    RequestTimeout,
     /// No route matches the path.
     NotFound,
     /// The route exists but not for this method.
@@ -61,6 +63,7 @@ impl ApiError {
             ApiError::Protocol(_) | ApiError::InvalidRequest => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -76,6 +79,7 @@ impl ApiError {
             ApiError::PayloadTooLarge => ErrorKind::PayloadTooLarge.code(),
             ApiError::Unauthorized => "UNAUTHORIZED",
             ApiError::RateLimited => "RATE_LIMITED",
+            ApiError::RequestTimeout => "REQUEST_TIMEOUT",
             ApiError::NotFound => "NOT_FOUND",
             ApiError::MethodNotAllowed => "METHOD_NOT_ALLOWED",
             ApiError::Unavailable(code) | ApiError::Internal(code) => code,
@@ -110,6 +114,8 @@ impl IntoResponse for ApiError {
 pub enum ClearError {
     /// `client_id` is missing or not a string: 400 `Missing client_id`.
     MissingClientId,
+    /// Another field is malformed, such as an unknown `type`: 400 with its code.
+    Invalid(&'static str),
     /// The store failed: 500 `CACHE_CLEAR_FAILED`.
     ClearFailed,
 }
@@ -118,6 +124,7 @@ impl IntoResponse for ClearError {
     fn into_response(self) -> Response {
         let (status, error) = match self {
             ClearError::MissingClientId => (StatusCode::BAD_REQUEST, "Missing client_id"),
+            ClearError::Invalid(code) => (StatusCode::BAD_REQUEST, code),
             ClearError::ClearFailed => (StatusCode::INTERNAL_SERVER_ERROR, "CACHE_CLEAR_FAILED"),
         };
         (status, Json(ClearErrorBody { error })).into_response()

@@ -39,6 +39,7 @@ fn main() -> ExitCode {
         }
     };
 
+    let serving = matches!(command, Command::Serve);
     let result = runtime.block_on(async move {
         match command {
             Command::Serve => serve::run(config).await,
@@ -53,14 +54,40 @@ fn main() -> ExitCode {
         }
     });
 
+    // Dropping the runtime would wait for OCR still running on blocking
+    // threads, keeping the process alive past the shutdown grace period.
+    // Abandoned tasks are requeued at the next start.
+    runtime.shutdown_background();
+
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            tracing::error!("{error:#}");
-            eprintln!("error: {error:#}");
+            let message = error_chain(&error);
+            // One-shot commands log to the same terminal, so the line below is enough.
+            if serving {
+                tracing::error!("{message}");
+            }
+            eprintln!("error: {message}");
             ExitCode::FAILURE
         }
     }
+}
+
+/// Joins an error and its causes with `: `, skipping a cause whose text the
+/// previous message already contains, since core errors print their source.
+fn error_chain(error: &anyhow::Error) -> String {
+    let mut message = String::new();
+    for cause in error.chain() {
+        let text = cause.to_string();
+        if message.contains(&text) {
+            continue;
+        }
+        if !message.is_empty() {
+            message.push_str(": ");
+        }
+        message.push_str(&text);
+    }
+    message
 }
 
 /// Sends logs to stderr, so stdout carries only command output.

@@ -89,7 +89,7 @@ fn task_response(task: TaskState) -> Response {
     request_body = ClearRequest,
     responses(
         (status = 200, description = "The tasks were deleted", body = ClearResponse),
-        (status = 400, description = "`client_id` is missing: `{\"error\": \"Missing client_id\"}`. A body that is not JSON gets the ErrorBody INVALID_REQUEST instead", body = ClearErrorBody),
+        (status = 400, description = "`client_id` is missing: `{\"error\": \"Missing client_id\"}`; another field is malformed: `{\"error\": \"<CODE>\"}` such as INVALID_TYPE. A body that is not JSON gets the ErrorBody INVALID_REQUEST instead", body = ClearErrorBody),
         (status = 401, description = "The bearer token is missing or wrong", body = ErrorBody),
         (status = 500, description = "The task store failed: CACHE_CLEAR_FAILED", body = ClearErrorBody),
     ),
@@ -101,15 +101,26 @@ pub async fn clear(
     let service = state.service()?;
     let response = match service.clear(&body).await {
         Ok(cleared) => Json(json!({"status": "ok", "cleared": cleared})).into_response(),
-        Err(error) if error.kind() == ErrorKind::MissingRequiredField => {
-            ClearError::MissingClientId.into_response()
-        }
-        Err(error) => {
+        Err(error) if error.kind() == ErrorKind::Database => {
             tracing::error!(error = %error, "clearing tasks failed");
             ClearError::ClearFailed.into_response()
         }
+        Err(error) if error.kind() == ErrorKind::MissingRequiredField && !has_client_id(&body) => {
+            ClearError::MissingClientId.into_response()
+        }
+        // CACHE_CLEAR_FAILED (500) is for store failures only, because bad input is the client's fault.
+        Err(error) => {
+            tracing::info!(code = error.code(), "rejected a clear request");
+            ClearError::Invalid(error.code()).into_response()
+        }
     };
     Ok(response)
+}
+
+fn has_client_id(body: &Value) -> bool {
+    body.get("client_id")
+        .and_then(Value::as_str)
+        .is_some_and(|id| !id.is_empty())
 }
 
 /// Reports that the server is up, in the shape DocuSnap clients check.

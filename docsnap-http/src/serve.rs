@@ -25,14 +25,19 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     if config.serves_protocol() {
         let key = ServerKey::load_or_generate(&config.data_dir).with_context(|| {
             format!(
-                "failed to load or create the key pair in {}",
+                "failed to load or create the key pair in {}; make it a directory this user can write, or pass another --data-dir",
                 config.data_dir.display()
             )
         })?;
         let key = Arc::new(key);
         let database = config.database_path();
         let store = SqliteStore::open(&database)
-            .with_context(|| format!("failed to open the task database {}", database.display()))?;
+            .with_context(|| {
+                format!(
+                    "failed to open the task database {}; make it and its directory writable by this user, or pass another --data-dir",
+                    database.display()
+                )
+            })?;
         let pipeline = Arc::new(TimedPipeline::new(engine.clone(), state.metrics.clone()));
 
         let service = TaskService::new(
@@ -44,7 +49,12 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         service
             .start()
             .await
-            .context("failed to start the task service")?;
+            .with_context(|| {
+                format!(
+                    "failed to start the task service on {}; make it and its directory writable by this user, or pass another --data-dir",
+                    database.display()
+                )
+            })?;
 
         fingerprint = Some(key.fingerprint());
         state.public_key_pem = Some(key.public_key_pem().into());

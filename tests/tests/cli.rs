@@ -233,3 +233,66 @@ async fn ocr_role_serves_only_ocr() {
         "an OCR-only server must not open the task store"
     );
 }
+
+#[test]
+fn keygen_bad_data_dir_names_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_page(dir.path(), "not-a-dir", b"x");
+    let data_dir = format!("{file}/data");
+
+    let output = run(&["keygen", "--data-dir", &data_dir]);
+
+    assert!(!output.status.success());
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    let line = stderr
+        .lines()
+        .find(|line| line.starts_with("error: "))
+        .unwrap();
+    assert!(line.contains(&data_dir), "{line}");
+    assert!(line.contains("--data-dir"), "{line}");
+    assert_eq!(line.matches("Not a directory").count(), 1, "{line}");
+}
+
+#[test]
+fn invalid_image_names_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = write_page(dir.path(), "letter.png", &letter());
+    let text = write_page(dir.path(), "notes.txt", b"not an image");
+
+    for command in [&["ocr"][..], &["process", "--type", "doc"][..]] {
+        let mut args = command.to_vec();
+        args.extend([good.as_str(), text.as_str()]);
+
+        let output = run(&args);
+
+        assert!(!output.status.success(), "{command:?}");
+        let stderr = String::from_utf8(output.stderr).unwrap();
+        assert!(stderr.contains(&text), "{command:?}: {stderr}");
+    }
+}
+
+#[test]
+fn command_error_printed_once() {
+    let output = run(&["ocr", "/no/such/scan.png"]);
+
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(stderr.matches("/no/such/scan.png").count(), 1, "{stderr}");
+}
+
+#[test]
+fn fill_rejects_non_object_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let array = write_page(dir.path(), "array.json", b"[]");
+    let form = write_page(dir.path(), "form.json", br#"{"fields": ["Email"]}"#);
+    let library = write_page(dir.path(), "lib.json", br#"{"docs": []}"#);
+
+    for (form, library) in [(&array, &library), (&form, &array)] {
+        let output = run(&["fill", "--file-lib", library, form]);
+
+        assert!(!output.status.success(), "{form} {library}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(&array), "{stderr}");
+        assert!(stderr.contains("expected an object"), "{stderr}");
+    }
+}

@@ -200,6 +200,28 @@ async fn clear_without_client_id_fails() {
     assert_eq!(body, json!({"error": "Missing client_id"}));
 }
 
+#[tokio::test]
+async fn clear_with_malformed_fields_is_a_client_error() {
+    let (_dir, _server, client) = start(&[]).await;
+    let id = client.client_id.clone();
+
+    let (status, body) = client
+        .post("/clear", &json!({"client_id": id, "type": "bogus"}))
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body, json!({"error": "INVALID_TYPE"}));
+
+    let (status, body) = client
+        .post("/clear", &json!({"client_id": id, "SHA256": 5}))
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body, json!({"error": "MISSING_REQUIRED_FIELD"}));
+
+    let (status, body) = client.post("/clear", &json!({"client_id": 5})).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body, json!({"error": "Missing client_id"}));
+}
+
 async fn assert_code(client: &Client, body: &Value, code: &str) {
     let (status, response) = client.post("/process", body).await;
     assert_eq!(status, 400, "{code}: {response}");
@@ -521,6 +543,43 @@ async fn queued_task_survives_restart() {
 }
 
 #[tokio::test]
+async fn running_task_survives_sigterm() {
+    let data_dir = tempfile::tempdir().unwrap();
+    let log = data_dir.path().join("server.log");
+    let args = ["--workers", "1", "--shutdown-grace", "1s"];
+    let server = Server::start_logging_to(data_dir.path(), &args, &[], &log);
+    let client = Client::connect(&server.url(PREFIX), "sigterm-client").await;
+    let page = base64(&letter());
+    let payload = json!({"to_process": [page.clone(), page.clone(), page.clone(), page]});
+    let submission = client.seal(TaskKind::Doc, &payload, Cipher::A256Gcm, Mgf1Digest::Sha256);
+
+    let (status, _) = client.post("/process", &submission.body).await;
+    assert_eq!(status, 202);
+    let mut started = false;
+    for _ in 0..300 {
+        if std::fs::read_to_string(&log)
+            .unwrap()
+            .contains("processing started")
+        {
+            started = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(started, "the task never started");
+    // The process must exit after the grace period even while OCR still runs.
+    assert!(server.stop(), "server exited with an error");
+
+    let server = Server::start(data_dir.path(), &[], &[]);
+    let client = Client::connect(&server.url(PREFIX), "sigterm-client").await;
+    let (status, body) = client.poll_until_done(&submission).await;
+
+    assert_eq!(status, 200, "{body}");
+    let result = client.open_result(&submission, body["result"].as_str().unwrap());
+    assert_document_shape(&result);
+}
+
+#[tokio::test]
 async fn request_id_is_echoed_or_generated() {
     let (_dir, server, client) = start(&[]).await;
 
@@ -664,4 +723,38 @@ async fn ocr_endpoint_returns_page_text() {
     assert_eq!(response.status(), 400);
     let json: Value = response.json().await.unwrap();
     assert_eq!(json["error_detail"], "INVALID_IMAGE");
+}
+
+#[tokio::test]
+async fn stalled_body_times_out() {
+    use std::io::{Read, Write};
+
+    let (_dir, server, _client) = start(&[]).await;
+    let url = server.url("");
+    let address = url
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_owned();
+
+    let response = tokio::task::spawn_blocking(move || {
+        let mut stream = std::net::TcpStream::connect(address).unwrap();
+        // Generous bound so a server that never answers fails the test, not hangs it.
+        stream
+            .set_read_timeout(Some(std::time::Duration::from_secs(180)))
+            .unwrap();
+        stream
+            .write_all(
+                b"POST /process HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n\
+                  Content-Length: 100\r\n\r\n{\"client_id\"",
+            )
+            .unwrap();
+        let mut response = Vec::new();
+        let _ = stream.read_to_end(&mut response);
+        String::from_utf8_lossy(&response).into_owned()
+    })
+    .await
+    .unwrap();
+
+    assert!(response.starts_with("HTTP/1.1 408"), "{response}");
+    assert!(response.contains("REQUEST_TIMEOUT"), "{response}");
 }
