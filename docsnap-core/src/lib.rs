@@ -1,6 +1,8 @@
 //! docsnap turns photos and scans of documents and forms into structured
 //! data, and fills blank forms from a user's earlier documents.
 
+pub mod config;
+pub mod engine;
 pub mod envelope;
 pub mod error;
 pub mod extract;

@@ -1,5 +1,11 @@
 //! Extraction: recognised text and the file library in, protocol results out.
 
+pub mod dates;
+pub mod llm;
+pub mod provenance;
+pub mod rules;
+pub mod validate;
+
 use async_trait::async_trait;
 
 use crate::error::Result;

@@ -1,5 +1,9 @@
 //! Language models: a prompt in, a completion out.
 
+pub mod openai;
+
+pub use openai::{OpenAiCompatible, OpenAiConfig};
+
 use async_trait::async_trait;
 
 use crate::error::Result;

@@ -1,5 +1,17 @@
 //! Text recognition: page images in, text lines with boxes out.
 
+mod intake;
+mod ocrs_engine;
+pub mod order;
+mod pages;
+pub mod remote;
+
+pub use intake::{IntakeLimits, decode_page, decode_pages};
+#[cfg(feature = "bundled-models")]
+pub use ocrs_engine::bundled;
+pub use ocrs_engine::{ModelSource, OcrsConfig, OcrsEngine};
+pub use pages::{join_pages, recognize_pages};
+
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
@@ -70,4 +82,10 @@ pub trait OcrEngine: Send + Sync + std::fmt::Debug {
 
     /// A short name for logs and metrics, such as `ocrs`.
     fn name(&self) -> &str;
+
+    /// How many pages this engine recognises at once; callers such as
+    /// [`recognize_pages`] keep at most this many calls in flight.
+    fn max_concurrent_pages(&self) -> usize {
+        1
+    }
 }
