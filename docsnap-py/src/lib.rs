@@ -2,6 +2,7 @@
 
 mod arguments;
 mod client;
+mod engine;
 mod errors;
 mod runtime;
 
@@ -14,5 +15,8 @@ fn _docsnap(module: &Bound<'_, PyModule>) -> PyResult<()> {
     errors::register(module)?;
     module.add_class::<client::Client>()?;
     module.add_class::<client::Task>()?;
+    module.add_class::<engine::Engine>()?;
+    module.add_class::<engine::OpenAICompatible>()?;
+    module.add_class::<engine::Zhipu>()?;
     Ok(())
 }
