@@ -21,9 +21,12 @@ echo "--- building the wheel (profile $profile)"
 (cd "$repo/docsnap-py" && "$work/build/bin/maturin" build --profile "$profile" --out "$work/wheels")
 ls -l "$work"/wheels/*.whl
 
-echo "--- building docsnap-server"
-cargo build --manifest-path "$repo/Cargo.toml" -p docsnap-http
-export DOCSNAP_SERVER="$CARGO_TARGET_DIR/debug/docsnap-server"
+# DOCSNAP_SERVER may name an already built docsnap-server binary.
+if [ -z "${DOCSNAP_SERVER:-}" ]; then
+    echo "--- building docsnap-server"
+    cargo build --manifest-path "$repo/Cargo.toml" -p docsnap-http
+    export DOCSNAP_SERVER="$CARGO_TARGET_DIR/debug/docsnap-server"
+fi
 
 echo "--- installing into a fresh virtual environment"
 "$python" -m venv "$work/venv"
