@@ -1,10 +1,22 @@
-//! The `docsnap` Python module.
+//! The `docsnap._docsnap` extension module behind the `docsnap` Python package.
+
+mod arguments;
+mod client;
+mod engine;
+mod errors;
+mod runtime;
 
 use pyo3::prelude::*;
 
-/// The `docsnap` module.
-#[pymodule]
-fn docsnap(module: &Bound<'_, PyModule>) -> PyResult<()> {
+/// The native half of `docsnap`; import `docsnap` instead.
+#[pymodule(gil_used = false)]
+fn _docsnap(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    errors::register(module)?;
+    module.add_class::<client::Client>()?;
+    module.add_class::<client::Task>()?;
+    module.add_class::<engine::Engine>()?;
+    module.add_class::<engine::OpenAICompatible>()?;
+    module.add_class::<engine::Zhipu>()?;
     Ok(())
 }

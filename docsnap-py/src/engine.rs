@@ -1,0 +1,364 @@
+//! `docsnap.Engine` and the language model settings it accepts.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use docsnap_core::engine::Engine as CoreEngine;
+use docsnap_core::extract::Extractor;
+use docsnap_core::extract::llm::LlmExtractor;
+use docsnap_core::extract::provenance::{self, Provenance};
+use docsnap_core::extract::rules::RuleExtractor;
+use docsnap_core::llm::{OpenAiCompatible, OpenAiConfig};
+use docsnap_core::ocr::{OcrsConfig, OcrsEngine, PageText};
+use docsnap_core::types::{FileLibrary, FormToFill};
+use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyList, PyTuple};
+use serde_json::{Value, json};
+
+use crate::arguments;
+use crate::errors;
+use crate::runtime::{PerProcess, run_detached};
+
+/// The pid of the process that first loaded the OCR models.
+///
+/// rten loads and runs models on a process-wide rayon pool that is created
+/// once and never rebuilt. A forked child inherits the pool without its
+/// threads, so loading or running a model there would wait forever.
+static OCR_POOL_OWNER: AtomicU32 = AtomicU32::new(0);
+
+/// Settings of an OpenAI-compatible chat-completions server.
+#[pyclass(module = "docsnap._docsnap", frozen)]
+#[derive(Debug, Clone)]
+pub struct OpenAICompatible {
+    config: OpenAiConfig,
+}
+
+#[pymethods]
+impl OpenAICompatible {
+    /// Uses the server at `base_url` (the API root, such as
+    /// `http://127.0.0.1:11434/v1`) with `model`; `timeout` is in seconds.
+    #[new]
+    #[pyo3(signature = (base_url, model, api_key=None, *, timeout=120.0, json_mode=true))]
+    fn new(
+        base_url: String,
+        model: String,
+        api_key: Option<String>,
+        timeout: f64,
+        json_mode: bool,
+    ) -> PyResult<Self> {
+        let mut config = OpenAiConfig::openai_compatible(base_url, model);
+        config.api_key = api_key;
+        config.request_timeout = seconds(timeout, "timeout")?;
+        config.json_mode = json_mode;
+        checked(config)
+    }
+
+    /// The API root that requests go to.
+    #[getter]
+    fn base_url(&self) -> &str {
+        &self.config.base_url
+    }
+
+    /// The model name sent with every request.
+    #[getter]
+    fn model(&self) -> &str {
+        &self.config.model
+    }
+
+    fn __repr__(&self) -> String {
+        describe_llm("OpenAICompatible", &self.config)
+    }
+}
+
+/// Settings of Zhipu's GLM API.
+#[pyclass(module = "docsnap._docsnap", frozen)]
+#[derive(Debug, Clone)]
+pub struct Zhipu {
+    config: OpenAiConfig,
+}
+
+#[pymethods]
+impl Zhipu {
+    /// Uses Zhipu's GLM API with `api_key`; `timeout` is in seconds.
+    #[new]
+    #[pyo3(signature = (api_key, model="glm-4-plus", *, timeout=120.0))]
+    fn new(api_key: String, model: &str, timeout: f64) -> PyResult<Self> {
+        let mut config = OpenAiConfig::zhipu(api_key);
+        config.model = model.to_owned();
+        config.request_timeout = seconds(timeout, "timeout")?;
+        let OpenAICompatible { config } = checked(config)?;
+        Ok(Self { config })
+    }
+
+    /// The API root that requests go to.
+    #[getter]
+    fn base_url(&self) -> &str {
+        &self.config.base_url
+    }
+
+    /// The model name sent with every request.
+    #[getter]
+    fn model(&self) -> &str {
+        &self.config.model
+    }
+
+    fn __repr__(&self) -> String {
+        describe_llm("Zhipu", &self.config)
+    }
+}
+
+/// The document engine: OCR, extraction and validation in this process.
+#[pyclass(module = "docsnap._docsnap", subclass, frozen)]
+#[derive(Debug)]
+pub struct Engine {
+    /// The settings object the engine was created with, returned as given.
+    settings: Option<Py<PyAny>>,
+    llm: Option<OpenAiConfig>,
+    core: PerProcess<Arc<CoreEngine>>,
+}
+
+#[pymethods]
+impl Engine {
+    /// Loads the OCR models and, with `llm`, prepares the language model
+    /// client; without `llm` the offline rule extractor is used.
+    #[new]
+    #[pyo3(signature = (llm=None))]
+    fn new(llm: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
+        let settings = llm.filter(|value| !value.is_none());
+        let llm = settings.map(llm_config).transpose()?;
+        let core = build_engine(llm.as_ref())?;
+        Ok(Self {
+            settings: settings.map(|value| value.clone().unbind()),
+            llm,
+            core: PerProcess::with_value(core),
+        })
+    }
+
+    /// Recognises the text of page images: one page dict for one image, a
+    /// list of page dicts for a list of images.
+    fn ocr<'py>(&self, py: Python<'py>, images: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+        let single = !(images.is_instance_of::<PyList>() || images.is_instance_of::<PyTuple>());
+        let images = arguments::images(images, "images")?;
+        let engine = self.engine()?;
+
+        let pages = run_detached(py, async move {
+            engine.ocr(images).await.map_err(errors::to_py_err)
+        })?;
+        let mut pages: Vec<Value> = pages.iter().map(page_json).collect();
+        match (single, pages.pop()) {
+            (true, Some(page)) => arguments::to_python(py, &page),
+            (_, last) => {
+                pages.extend(last);
+                arguments::to_python(py, &pages)
+            }
+        }
+    }
+
+    /// Reads a document from its page images; `provenance=True` adds the
+    /// recognised pages as "ocr" and where each kv value was read as
+    /// "provenance".
+    #[pyo3(signature = (images, file_lib=None, *, provenance=false))]
+    fn process_document<'py>(
+        &self,
+        py: Python<'py>,
+        images: &Bound<'py, PyAny>,
+        file_lib: Option<&Bound<'py, PyAny>>,
+        provenance: bool,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let images = arguments::images(images, "images")?;
+        let library: FileLibrary = arguments::optional_mapping(file_lib, "file_lib")?;
+        let engine = self.engine()?;
+
+        let processed = run_detached(py, async move {
+            engine
+                .process_document(images, &library)
+                .await
+                .map_err(errors::to_py_err)
+        })?;
+        let result = to_value(&processed.result)?;
+        let with_pages = provenance.then_some((processed.pages.as_slice(), &processed.provenance));
+        respond(py, result, with_pages)
+    }
+
+    /// Reads a form, with its blank fields, from its page images;
+    /// `provenance=True` adds "ocr" and "provenance" as for documents.
+    #[pyo3(signature = (images, file_lib=None, *, provenance=false))]
+    fn process_form<'py>(
+        &self,
+        py: Python<'py>,
+        images: &Bound<'py, PyAny>,
+        file_lib: Option<&Bound<'py, PyAny>>,
+        provenance: bool,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let images = arguments::images(images, "images")?;
+        let library: FileLibrary = arguments::optional_mapping(file_lib, "file_lib")?;
+        let engine = self.engine()?;
+
+        let processed = run_detached(py, async move {
+            engine
+                .process_form(images, &library)
+                .await
+                .map_err(errors::to_py_err)
+        })?;
+        let result = to_value(&processed.result)?;
+        let with_pages = provenance.then_some((processed.pages.as_slice(), &processed.provenance));
+        respond(py, result, with_pages)
+    }
+
+    /// Fills a form's blank fields from the file library, keeping only
+    /// values found in the entry they cite. `provenance=True` adds to each
+    /// value the library text it was matched against as "provenance".
+    #[pyo3(signature = (form, file_lib, *, provenance=false))]
+    fn fill_form<'py>(
+        &self,
+        py: Python<'py>,
+        form: &Bound<'py, PyAny>,
+        file_lib: &Bound<'py, PyAny>,
+        provenance: bool,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let form: FormToFill = arguments::mapping(form, "form")?;
+        let library: FileLibrary = arguments::mapping(file_lib, "file_lib")?;
+        let engine = self.engine()?;
+
+        let (fill, library) = run_detached(py, async move {
+            let fill = engine
+                .fill_form(&form, &library)
+                .await
+                .map_err(errors::to_py_err)?;
+            Ok((fill, library))
+        })?;
+        if !provenance {
+            return arguments::to_python(py, &fill);
+        }
+        let mut origins = provenance::explain_fill(&fill, &library);
+        let mut result = to_value(&fill)?;
+        for (label, value) in result.as_object_mut().into_iter().flatten() {
+            if let Some(origin) = origins.shift_remove(label) {
+                value["provenance"] = json!(origin);
+            }
+        }
+        arguments::to_python(py, &result)
+    }
+
+    /// The language model settings, or `None` for the rule extractor.
+    #[getter]
+    fn llm(&self, py: Python<'_>) -> Option<Py<PyAny>> {
+        self.settings
+            .as_ref()
+            .map(|settings| settings.clone_ref(py))
+    }
+
+    /// The extractor in use, such as "rules" or "llm:glm-4-plus".
+    #[getter]
+    fn extractor(&self) -> PyResult<String> {
+        Ok(self.engine()?.extractor().name().to_owned())
+    }
+}
+
+impl Engine {
+    /// Returns this process's core engine; a forked child builds its own,
+    /// because the language model client's pooled connections belong to the
+    /// parent's runtime.
+    fn engine(&self) -> PyResult<Arc<CoreEngine>> {
+        self.core
+            .get_or_try_init(|| build_engine(self.llm.as_ref()))
+    }
+}
+
+fn build_engine(llm: Option<&OpenAiConfig>) -> PyResult<Arc<CoreEngine>> {
+    claim_ocr_pool()?;
+    let ocr = OcrsEngine::new(OcrsConfig::default()).map_err(errors::to_py_err)?;
+    let extractor: Arc<dyn Extractor> = match llm {
+        None => Arc::new(RuleExtractor::new()),
+        Some(config) => {
+            let model = OpenAiCompatible::new(config.clone()).map_err(errors::to_py_err)?;
+            Arc::new(LlmExtractor::new(Arc::new(model)))
+        }
+    };
+    Ok(Arc::new(CoreEngine::new(Arc::new(ocr), extractor)))
+}
+
+/// Fails instead of hanging when a parent process loaded the OCR models
+/// before forking this one.
+fn claim_ocr_pool() -> PyResult<()> {
+    let pid = std::process::id();
+    let claimed = OCR_POOL_OWNER.compare_exchange(0, pid, Ordering::AcqRel, Ordering::Acquire);
+    match claimed {
+        Ok(_) => Ok(()),
+        Err(owner) if owner == pid => Ok(()),
+        Err(owner) => Err(PyRuntimeError::new_err(format!(
+            "docsnap cannot run OCR in this process: it was forked from process {owner} after \
+             that process created a docsnap.Engine, and the OCR thread pool does not survive \
+             fork(); create engines only after forking, or use multiprocessing's \"spawn\" or \
+             \"forkserver\" start method"
+        ))),
+    }
+}
+
+fn llm_config(value: &Bound<'_, PyAny>) -> PyResult<OpenAiConfig> {
+    if let Ok(settings) = value.cast::<OpenAICompatible>() {
+        return Ok(settings.get().config.clone());
+    }
+    if let Ok(settings) = value.cast::<Zhipu>() {
+        return Ok(settings.get().config.clone());
+    }
+    Err(PyTypeError::new_err(format!(
+        "argument 'llm' must be docsnap.OpenAICompatible, docsnap.Zhipu or None, got {}",
+        value.get_type().name()?
+    )))
+}
+
+/// Validates a configuration by building a client from it once.
+fn checked(config: OpenAiConfig) -> PyResult<OpenAICompatible> {
+    OpenAiCompatible::new(config.clone()).map_err(errors::to_py_err)?;
+    Ok(OpenAICompatible { config })
+}
+
+fn seconds(value: f64, argument: &str) -> PyResult<Duration> {
+    Duration::try_from_secs_f64(value)
+        .ok()
+        .filter(|duration| !duration.is_zero())
+        .ok_or_else(|| {
+            PyValueError::new_err(format!(
+                "argument '{argument}' must be a positive number of seconds, got {value}"
+            ))
+        })
+}
+
+fn describe_llm(class: &str, config: &OpenAiConfig) -> String {
+    let key = if config.api_key.is_some() {
+        "'<redacted>'"
+    } else {
+        "None"
+    };
+    format!(
+        "{class}(base_url={:?}, model={:?}, api_key={key})",
+        config.base_url, config.model
+    )
+}
+
+fn page_json(page: &PageText) -> Value {
+    let mut value = json!(page);
+    value["text"] = json!(page.text());
+    value
+}
+
+fn to_value<T: serde::Serialize>(result: &T) -> PyResult<Value> {
+    serde_json::to_value(result)
+        .map_err(|error| PyValueError::new_err(format!("failed to convert a result: {error}")))
+}
+
+/// Converts a result, adding "ocr" and "provenance" when they were asked for.
+fn respond<'py>(
+    py: Python<'py>,
+    mut result: Value,
+    with_pages: Option<(&[PageText], &Provenance)>,
+) -> PyResult<Bound<'py, PyAny>> {
+    if let Some((pages, origins)) = with_pages {
+        result["ocr"] = Value::Array(pages.iter().map(page_json).collect());
+        result["provenance"] = json!(origins.values);
+    }
+    arguments::to_python(py, &result)
+}
