@@ -2,9 +2,10 @@
 # Runs every docsnap test suite, installing what the suites need first.
 #
 # Suites: the Rust unit, integration and end-to-end tests (real ocrs models,
-# real SQLite files, real HTTP over loopback), then the demo page in headless
-# Chromium. Installs use pip and, for Chromium, apt-get, so the script expects
-# a Debian machine and root.
+# real SQLite files, real HTTP over loopback), the Python module, the demo
+# page in headless Chromium, and the deployment files and loopback deployment.
+# Installs use pip and apt-get, so the script expects a Debian machine and
+# root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,6 +18,9 @@ fi
 
 echo "test-all: Rust tests"
 cargo test --workspace --exclude docsnap-py --locked
+
+echo "test-all: Python module, built as a wheel into a fresh virtual environment"
+bash .ci/python-test.sh
 
 echo "test-all: browser test of the demo page"
 cargo build --locked -p docsnap-http --bin docsnap-server
