@@ -33,13 +33,14 @@ fn main() -> anyhow::Result<()> {
             }
             "--recognition" => {
                 recognition = Some(PathBuf::from(
-                    args.next().context("--recognition needs a model path")?,
+                    args.next()
+                        .context("--recognition needs the path of a recognition model file")?,
                 ));
             }
             "--repeat" => {
                 repeat = args
                     .next()
-                    .context("--repeat needs a count")?
+                    .context("--repeat needs a run count such as 3")?
                     .parse()
                     .context("--repeat needs a whole number such as 3")?;
             }
@@ -122,13 +123,13 @@ fn main() -> anyhow::Result<()> {
             column.push(time);
         }
     }
-    let m = |i: usize| median(&columns[i]).unwrap_or(f64::NAN);
+    let median_of = |stage: usize| median(&columns[stage]).unwrap_or(f64::NAN);
     println!(
         "| **median** | | | {:.0} | {:.0} | {:.0} | {:.0} |",
-        m(0),
-        m(1),
-        m(2),
-        m(3)
+        median_of(0),
+        median_of(1),
+        median_of(2),
+        median_of(3)
     );
     Ok(())
 }
