@@ -12,15 +12,16 @@ use docsnap_core::ocr::remote::{CnOcrClient, RemoteOcrConfig};
 use docsnap_core::ocr::{OcrEngine, Page};
 
 const USAGE: &str = "\
-usage: ocr-eval DIR [--engine ocrs|tesseract|cnocr-url URL]
+usage: ocr-eval DIR [--engine ocrs|tesseract|cnocr-url URL] [--models DET REC]
 
 Runs OCR on every image in DIR that has ground truth beside it, in the
 FUNSD format (<id>.png + <id>.json) or the SROIE format (<name>.jpg +
 <name>.box.csv), and prints per image and as the median: the order-free
 CER (tokens sorted), the ordered CER, word F1 and seconds per page.
 
-  --engine ocrs            in-process ocrs engine (default; this build
-                           needs the cargo feature ocrs-bench)
+  --engine ocrs            in-process ocrs engine (default)
+  --models DET REC         ocrs detection and recognition model files
+                           (ONNX or .rten) instead of the bundled ones
   --engine tesseract       the tesseract program on PATH
                            (apt-get install -y tesseract-ocr)
   --engine cnocr-url URL   a CnOCR-style server, such as
@@ -38,6 +39,8 @@ enum EngineChoice {
 struct Options {
     dir: PathBuf,
     engine: EngineChoice,
+    /// Detection and recognition model files for ocrs, if not the bundled ones.
+    models: Option<(PathBuf, PathBuf)>,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -50,6 +53,7 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Command, String>
     let mut args = args.into_iter();
     let mut dir = None;
     let mut engine = EngineChoice::Ocrs;
+    let mut models = None;
 
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -75,6 +79,14 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Command, String>
                     }
                 };
             }
+            "--models" => {
+                let (Some(detection), Some(recognition)) = (args.next(), args.next()) else {
+                    return Err("--models needs two paths: the detection model, then the \
+                                recognition model"
+                        .to_owned());
+                };
+                models = Some((PathBuf::from(detection), PathBuf::from(recognition)));
+            }
             flag if flag.starts_with('-') => {
                 return Err(format!("unknown option {flag:?}"));
             }
@@ -86,7 +98,11 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Command, String>
     }
 
     let dir = dir.ok_or("missing DIR, the folder of sample images")?;
-    Ok(Command::Run(Options { dir, engine }))
+    Ok(Command::Run(Options {
+        dir,
+        engine,
+        models,
+    }))
 }
 
 /// Turns one image file into text with the chosen engine.
@@ -100,10 +116,10 @@ enum Runner {
 }
 
 impl Runner {
-    fn new(choice: &EngineChoice) -> anyhow::Result<Self> {
+    fn new(choice: &EngineChoice, models: Option<&(PathBuf, PathBuf)>) -> anyhow::Result<Self> {
         match choice {
             EngineChoice::Tesseract => Ok(Runner::Tesseract),
-            EngineChoice::Ocrs => ocrs_runner(),
+            EngineChoice::Ocrs => ocrs_runner(models),
             EngineChoice::CnOcr(url) => {
                 let client = CnOcrClient::new(url, RemoteOcrConfig::default())?;
                 Ok(Runner::Engine {
@@ -156,27 +172,27 @@ fn decode_with_image_crate(bytes: &[u8]) -> anyhow::Result<Page> {
     })
 }
 
-#[cfg(feature = "ocrs-bench")]
-fn ocrs_runner() -> anyhow::Result<Runner> {
-    use docsnap_core::ocr::{IntakeLimits, OcrsConfig, OcrsEngine, decode_page};
+fn ocrs_runner(models: Option<&(PathBuf, PathBuf)>) -> anyhow::Result<Runner> {
+    use docsnap_core::ocr::{IntakeLimits, ModelSource, OcrsConfig, OcrsEngine, decode_page};
 
     fn decode(bytes: &[u8]) -> anyhow::Result<Page> {
         Ok(decode_page(bytes, 0, &IntakeLimits::default())?)
     }
 
     Ok(Runner::Engine {
-        engine: Arc::new(OcrsEngine::new(OcrsConfig::default())?),
+        engine: Arc::new(OcrsEngine::new(OcrsConfig {
+            models: match models {
+                Some((detection, recognition)) => ModelSource::Files {
+                    detection: detection.clone(),
+                    recognition: recognition.clone(),
+                },
+                None => ModelSource::Bundled,
+            },
+            ..OcrsConfig::default()
+        })?),
         decode,
         runtime: runtime()?,
     })
-}
-
-#[cfg(not(feature = "ocrs-bench"))]
-fn ocrs_runner() -> anyhow::Result<Runner> {
-    bail!(
-        "this build has no in-process ocrs engine; run with `--features ocrs-bench`, \
-         or pick --engine tesseract or --engine cnocr-url URL"
-    )
 }
 
 fn tesseract_version() -> anyhow::Result<String> {
@@ -263,7 +279,7 @@ fn run(options: &Options) -> anyhow::Result<ExitCode> {
         );
     }
 
-    let runner = Runner::new(&options.engine)?;
+    let runner = Runner::new(&options.engine, options.models.as_ref())?;
     println!("engine: {}", runner.describe()?);
     println!("folder: {}", options.dir.display());
     for image in &set.without_truth {
@@ -352,6 +368,7 @@ mod tests {
         Ok(Command::Run(Options {
             dir: PathBuf::from(dir),
             engine,
+            models: None,
         }))
     }
 
@@ -406,6 +423,20 @@ mod tests {
             let message = parse(&args).expect_err("invalid arguments");
             assert!(message.contains(expected), "{args:?}: {message}");
         }
+    }
+
+    #[test]
+    fn args_models_take_two_paths() {
+        assert_eq!(
+            parse(&["samples", "--models", "det.onnx", "rec.onnx"]),
+            Ok(Command::Run(Options {
+                dir: PathBuf::from("samples"),
+                engine: EngineChoice::Ocrs,
+                models: Some((PathBuf::from("det.onnx"), PathBuf::from("rec.onnx"))),
+            }))
+        );
+        let message = parse(&["samples", "--models", "det.onnx"]).expect_err("one path");
+        assert!(message.contains("--models needs two paths"), "{message}");
     }
 
     #[test]

@@ -3,6 +3,7 @@
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Instant;
 
 use async_trait::async_trait;
 use rten_imageproc::{BoundingRect, RotatedRect};
@@ -233,6 +234,7 @@ fn recognize_page(
     page: &Page,
     split_columns: bool,
 ) -> std::result::Result<PageText, String> {
+    let started = Instant::now();
     let (width, height) = page.image.dimensions();
     let source = ocrs::ImageSource::from_bytes(page.image.as_raw(), (width, height))
         .map_err(|error| error.to_string())?;
@@ -242,15 +244,24 @@ fn recognize_page(
     let words = engine
         .detect_words(&input)
         .map_err(|error| error.to_string())?;
+    let detect_ms = started.elapsed().as_millis();
     let mut lines = engine.find_text_lines(&input, &words);
 
     if split_columns {
         lines = split_lines_at_gutters(lines);
     }
 
+    let started = Instant::now();
     let recognized = engine
         .recognize_text(&input, &lines)
         .map_err(|error| error.to_string())?;
+    tracing::debug!(
+        page = page.index,
+        lines = lines.len(),
+        detect_ms,
+        recognize_ms = started.elapsed().as_millis(),
+        "ocrs stages timed"
+    );
     let mut text_lines: Vec<TextLine> = lines
         .iter()
         .zip(recognized)
