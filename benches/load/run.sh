@@ -32,7 +32,7 @@ load_avg() { cut -d' ' -f1-3 /proc/loadavg; }
 rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 now_ms() { date +%s%3N; }
 
-# Waits up to 60 s for URL to answer 200.
+# Waits up to 60 s for URL to return 200.
 wait_200() {
   local url="$1" tries=0
   until [ "$(curl -s -o /dev/null -w '%{http_code}' "$url")" = 200 ]; do
@@ -42,7 +42,7 @@ wait_200() {
   done
 }
 
-# Stops the server PID gracefully (SIGINT) and forgets it.
+# Stops the server PID with SIGINT (graceful) and removes it from the cleanup list.
 stop() {
   kill -INT "$1"
   timeout 30 tail --pid="$1" -f /dev/null || kill -KILL "$1"

@@ -124,7 +124,8 @@ fn make_image(out: &PathBuf, kib: usize) -> anyhow::Result<()> {
 
 /// Seals one `doc` submission of `image` under the server's public key, as a JSON body.
 fn sealed_body(public_key_pem: &str, image: &[u8]) -> anyhow::Result<(String, String)> {
-    let payload = json!({"to_process": [encode_base64(image)], "file_lib": {"docs": [], "forms": []}});
+    let payload =
+        json!({"to_process": [encode_base64(image)], "file_lib": {"docs": [], "forms": []}});
     let (sealed, _key) = seal_request(
         public_key_pem,
         CLIENT_ID,
@@ -166,7 +167,9 @@ async fn fetch_public_key(addr: &str) -> anyhow::Result<String> {
     let mut conn = Connection::open(addr).await?;
     let (status, body) = conn.request("GET", "/public_key", "").await?;
     if status != 200 {
-        bail!("GET /public_key on {addr} answered {status}");
+        bail!(
+            "GET /public_key on {addr} returned {status}; is it a docsnap server with the protocol role?"
+        );
     }
     Ok(String::from_utf8(body)?)
 }
@@ -241,7 +244,10 @@ async fn submit(args: &Args) -> anyhow::Result<()> {
         body_bytes,
     );
     if accepted != samples.len() {
-        bail!("{} submissions were not accepted with 202", samples.len() - accepted);
+        bail!(
+            "{} submissions were not accepted with 202",
+            samples.len() - accepted
+        );
     }
     Ok(())
 }
@@ -267,7 +273,12 @@ impl Connection {
     }
 
     /// Sends one request and returns the status and body; bodies must carry Content-Length.
-    async fn request(&mut self, method: &str, path: &str, body: &str) -> anyhow::Result<(u16, Vec<u8>)> {
+    async fn request(
+        &mut self,
+        method: &str,
+        path: &str,
+        body: &str,
+    ) -> anyhow::Result<(u16, Vec<u8>)> {
         let head = format!(
             "{method} {path} HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
             body.len()
@@ -295,7 +306,10 @@ impl Connection {
         while self.buffer.len() < header_end + length {
             self.fill().await?;
         }
-        Ok((status, self.buffer[header_end..header_end + length].to_vec()))
+        Ok((
+            status,
+            self.buffer[header_end..header_end + length].to_vec(),
+        ))
     }
 
     async fn fill(&mut self) -> anyhow::Result<()> {

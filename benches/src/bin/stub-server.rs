@@ -1,5 +1,5 @@
 //! Benchmark-only server: the real router, task service and SQLite store with
-//! a pipeline that answers at once, so load tests measure HTTP, crypto and storage.
+//! a pipeline that returns at once, so load tests measure HTTP, crypto and storage.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -50,11 +50,9 @@ fn parse_args() -> anyhow::Result<(SocketAddr, PathBuf)> {
             .with_context(|| format!("{flag} needs a value; {USAGE}"))?;
         match flag.as_str() {
             "--listen" => {
-                listen = Some(
-                    value
-                        .parse()
-                        .with_context(|| format!("--listen {value} is not an address like 127.0.0.1:8000"))?,
-                );
+                listen = Some(value.parse().with_context(|| {
+                    format!("--listen {value} is not an address like 127.0.0.1:8000")
+                })?);
             }
             "--data-dir" => data_dir = Some(PathBuf::from(value)),
             other => bail!("unknown flag {other}; {USAGE}"),
@@ -69,7 +67,7 @@ fn parse_args() -> anyhow::Result<(SocketAddr, PathBuf)> {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let (listen, data_dir) = parse_args()?;
-    // Log like docsnap-server (INFO to stderr unless RUST_LOG says otherwise), so the cost matches.
+    // Log like docsnap-server (INFO to stderr unless RUST_LOG sets a level), so the cost matches.
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -104,7 +102,10 @@ async fn main() -> anyhow::Result<()> {
     let listener = TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("failed to listen on {}", config.listen))?;
-    println!("stub-server listening on http://{}/", listener.local_addr()?);
+    println!(
+        "stub-server listening on http://{}/",
+        listener.local_addr()?
+    );
     let router = docsnap_http::router(&config, state);
     axum::serve(
         listener,
