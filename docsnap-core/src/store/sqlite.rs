@@ -50,6 +50,11 @@ const MIGRATIONS: &[&str] = &[r"
 const BUSY_ATTEMPTS: u32 = 6;
 const BUSY_FIRST_BACKOFF: Duration = Duration::from_millis(20);
 
+/// How stale a task's recorded access time may get before a poll rewrites
+/// it, in milliseconds. Retention is measured in hours, so a minute of
+/// staleness never changes which tasks it deletes in practice.
+const ACCESS_TIME_RESOLUTION_MILLIS: i64 = 60_000;
+
 /// Connection settings of a [`SqliteStore`].
 #[derive(Debug, Clone)]
 pub struct SqliteOptions {
@@ -355,22 +360,37 @@ impl TaskStore for SqliteStore {
 
     async fn touch(&self, key: &TaskKey, now: SystemTime) -> Result<Option<TaskState>> {
         let key = key.clone();
+        let now_millis = unix_millis(now);
         self.run("touch", move |conn| {
-            write(conn, |tx| {
-                tx.query_row(
-                    "UPDATE tasks SET accessed_at = ?4
-                     WHERE client_id = ?1 AND sha256 = ?2 AND kind = ?3
-                     RETURNING state, result, error",
-                    params![
-                        key.client_id,
-                        key.sha256,
-                        key.kind.as_str(),
-                        unix_millis(now)
-                    ],
-                    state_columns,
+            // Clients poll about once a second, so a write per poll would
+            // serialise every poll on the write lock. Read first, and write
+            // the access time only when the stored one is stale.
+            let found = conn
+                .query_row(
+                    "SELECT state, result, error, accessed_at FROM tasks
+                     WHERE client_id = ?1 AND sha256 = ?2 AND kind = ?3",
+                    params![key.client_id, key.sha256, key.kind.as_str()],
+                    |row| Ok((state_columns(row)?, row.get::<_, i64>(3)?)),
                 )
-                .optional()
-            })
+                .optional()?;
+            match found {
+                None => Ok(None),
+                Some((state, accessed_at))
+                    if now_millis.saturating_sub(accessed_at) < ACCESS_TIME_RESOLUTION_MILLIS =>
+                {
+                    Ok(Some(state))
+                }
+                Some(_) => write(conn, |tx| {
+                    tx.query_row(
+                        "UPDATE tasks SET accessed_at = ?4
+                         WHERE client_id = ?1 AND sha256 = ?2 AND kind = ?3
+                         RETURNING state, result, error",
+                        params![key.client_id, key.sha256, key.kind.as_str(), now_millis],
+                        state_columns,
+                    )
+                    .optional()
+                }),
+            }
         })
         .await
     }
