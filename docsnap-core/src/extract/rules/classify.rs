@@ -294,8 +294,9 @@ pub fn salient_index(lines: &[Line<'_>]) -> Option<usize> {
         .map(|(i, _)| i)
 }
 
-/// A line this many times taller than the body lines is a heading: the
-/// margin leaves room for descenders, which alone make a box about 30 % taller.
+/// A line this many times taller than the body lines is a heading. The factor
+/// is an estimate that leaves room for descenders, which make a box taller
+/// without a larger font.
 pub(crate) const HEADING_HEIGHT: f32 = 1.4;
 
 /// Marks the lines that are headings rather than labels: every line much
@@ -324,7 +325,7 @@ pub fn heading_lines(lines: &[Line<'_>]) -> Vec<bool> {
 }
 
 /// Returns the page heading cleaned for a title: the salient line when it is
-/// taller than the body lines or all in capitals, has three to eight words
+/// at least 15 % taller than the body lines or all in capitals, has three to eight words
 /// and reads like neither a field label nor a `Label: value` line. A heading
 /// of more than five words is cut to five, without a trailing `of`, `and`...
 pub fn heading_title(lines: &[Line<'_>]) -> Option<String> {
