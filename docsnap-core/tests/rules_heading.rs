@@ -90,7 +90,7 @@ fn salient_capitals_heading_in_label_column_is_no_field() {
 }
 
 #[test]
-fn tall_heading_does_not_take_the_line_below_as_value() {
+fn tall_one_word_heading_is_no_field() {
     let result = rules::extract_form(
         &page(vec![
             line("MEMBERSHIP", 40.0, 40.0, 36.0),
