@@ -299,9 +299,13 @@ pub fn salient_index(lines: &[Line<'_>]) -> Option<usize> {
 /// without a larger font.
 pub(crate) const HEADING_HEIGHT: f32 = 1.4;
 
+/// The salient line needs only this factor over the body lines to be a
+/// heading; at equal height it may be the first label of a column.
+const SALIENT_HEIGHT: f32 = 1.15;
+
 /// Marks the lines that are headings rather than labels: every line much
-/// taller than its page's body lines, and the salient line unless it is a
-/// known field label.
+/// taller than its page's body lines, and the salient line when it is
+/// somewhat taller and no known field label.
 pub fn heading_lines(lines: &[Line<'_>]) -> Vec<bool> {
     let mut pages: Vec<usize> = lines.iter().map(|l| l.page).collect();
     pages.dedup();
@@ -317,8 +321,12 @@ pub fn heading_lines(lines: &[Line<'_>]) -> Vec<bool> {
             let tall = body
                 .iter()
                 .any(|(page, h)| *page == line.page && line.bbox.height > HEADING_HEIGHT * h);
-            let salient_heading =
-                salient == Some(i) && synonyms::lookup(&kv::clean_label(line.text)).is_none();
+            let raised = body
+                .iter()
+                .any(|(page, h)| *page == line.page && line.bbox.height > SALIENT_HEIGHT * h);
+            let salient_heading = salient == Some(i)
+                && raised
+                && synonyms::lookup(&kv::clean_label(line.text)).is_none();
             tall || salient_heading
         })
         .collect()
@@ -333,7 +341,7 @@ pub fn heading_title(lines: &[Line<'_>]) -> Option<String> {
     let text = lines[i].text.trim();
     let letters: Vec<char> = text.chars().filter(|c| c.is_alphabetic()).collect();
     let all_caps = letters.len() >= 3 && letters.iter().all(|c| c.is_uppercase());
-    let prominent = all_caps || layout::is_taller_than_body(lines, i, 1.15);
+    let prominent = all_caps || layout::is_taller_than_body(lines, i, SALIENT_HEIGHT);
     let cleaned = text.trim_end_matches([':', '.', ';', ',']).trim();
     let words = cleaned.split_whitespace().count();
     let is_label = text.ends_with([':', '：'])
