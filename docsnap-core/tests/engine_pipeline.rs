@@ -159,4 +159,11 @@ async fn form_finds_printed_values_and_blanks() {
             "{field} is in kv and fields"
         );
     }
+    // The page heading, printed larger above the labels, names the form.
+    let heading = "Library Card Application";
+    assert!(
+        !result.fields.iter().any(|field| field == heading),
+        "heading reported as a field: {result:?}"
+    );
+    assert_eq!(result.title, heading, "{result:?}");
 }

@@ -1,8 +1,9 @@
 //! The document type by keyword scoring, and the title, tags and
 //! description built from it.
 
-use super::layout::Line;
+use super::layout::{self, Line};
 use super::mrz::{Mrz, MrzFormat};
+use super::{blanks, kv, synonyms};
 
 /// The kinds of document the rules recognise.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -262,27 +263,131 @@ fn contains_word(haystack: &str, needle: &str) -> bool {
 /// the end of the third. Lines without letters, or longer than ten words, do
 /// not count.
 pub fn salient_line<'a>(lines: &[Line<'a>]) -> Option<&'a str> {
+    salient_index(lines).map(|i| lines[i].text.trim())
+}
+
+/// Finds the index of the line [`salient_line`] picks.
+pub fn salient_index(lines: &[Line<'_>]) -> Option<usize> {
     let first = lines.first()?;
-    let first_page: Vec<&Line<'a>> = lines.iter().filter(|l| l.page == first.page).collect();
-    let top = first_page.iter().map(|l| l.bbox.y).fold(f32::MAX, f32::min);
-    let bottom = first_page
-        .iter()
-        .map(|l| l.bbox.y + l.bbox.height)
+    let first_page = || {
+        lines
+            .iter()
+            .enumerate()
+            .filter(|(_, l)| l.page == first.page)
+    };
+    let top = first_page().map(|(_, l)| l.bbox.y).fold(f32::MAX, f32::min);
+    let bottom = first_page()
+        .map(|(_, l)| l.bbox.y + l.bbox.height)
         .fold(0.0f32, f32::max);
     let third = top + (bottom - top) / 3.0;
     let score = |line: &Line<'_>| {
         let position = (line.bbox.y - top) / (third - top).max(1.0);
         line.bbox.height * (1.5 - position)
     };
-    first_page
-        .into_iter()
-        .filter(|l| l.bbox.y <= third)
-        .filter(|l| {
+    first_page()
+        .filter(|(_, l)| l.bbox.y <= third)
+        .filter(|(_, l)| {
             l.text.chars().filter(|c| c.is_alphabetic()).count() >= 3
                 && l.text.split_whitespace().count() <= 10
         })
-        .max_by(|a, b| score(a).total_cmp(&score(b)))
-        .map(|l| l.text.trim())
+        .max_by(|(_, a), (_, b)| score(a).total_cmp(&score(b)))
+        .map(|(i, _)| i)
+}
+
+/// A line this many times taller than the body lines is a heading. The factor
+/// is an estimate that leaves room for descenders, which make a box taller
+/// without a larger font.
+pub(crate) const HEADING_HEIGHT: f32 = 1.4;
+
+/// The salient line needs only this factor over the body lines to be a
+/// heading; at equal height it may be the first label of a column.
+const SALIENT_HEIGHT: f32 = 1.15;
+
+/// Marks the lines that are headings rather than labels: every line much
+/// taller than its page's body lines, and the salient line when it is
+/// somewhat taller and no known field label.
+pub fn heading_lines(lines: &[Line<'_>]) -> Vec<bool> {
+    let mut pages: Vec<usize> = lines.iter().map(|l| l.page).collect();
+    pages.dedup();
+    let body: Vec<(usize, f32)> = pages
+        .into_iter()
+        .filter_map(|page| layout::body_height(lines, page).map(|h| (page, h)))
+        .collect();
+    let salient = salient_index(lines);
+    lines
+        .iter()
+        .enumerate()
+        .map(|(i, line)| {
+            let tall = body
+                .iter()
+                .any(|(page, h)| *page == line.page && line.bbox.height > HEADING_HEIGHT * h);
+            let raised = body
+                .iter()
+                .any(|(page, h)| *page == line.page && line.bbox.height > SALIENT_HEIGHT * h);
+            let salient_heading = salient == Some(i)
+                && raised
+                && synonyms::lookup(&kv::clean_label(line.text)).is_none();
+            tall || salient_heading
+        })
+        .collect()
+}
+
+/// Returns the page heading cleaned for a title: the salient line when it is
+/// at least 15 % taller than the body lines or all in capitals, has three to eight words
+/// and reads like neither a field label nor a `Label: value` line. A heading
+/// of more than five words is cut to five, without a trailing `of`, `and`...
+pub fn heading_title(lines: &[Line<'_>]) -> Option<String> {
+    let i = salient_index(lines)?;
+    let text = lines[i].text.trim();
+    let letters: Vec<char> = text.chars().filter(|c| c.is_alphabetic()).collect();
+    let all_caps = letters.len() >= 3 && letters.iter().all(|c| c.is_uppercase());
+    let prominent = all_caps || layout::is_taller_than_body(lines, i, SALIENT_HEIGHT);
+    let cleaned = text.trim_end_matches([':', '.', ';', ',']).trim();
+    let words = cleaned.split_whitespace().count();
+    let is_label = text.ends_with([':', '：'])
+        || kv::split_inline(text).is_some()
+        || blanks::has_marker(text)
+        || synonyms::lookup(cleaned).is_some();
+    if !prominent || is_label || !(3..=8).contains(&words) {
+        return None;
+    }
+
+    let mut title: Vec<String> = cleaned
+        .split_whitespace()
+        .enumerate()
+        .map(|(k, word)| match (all_caps, k) {
+            (false, _) => word.to_string(),
+            (true, k) if k > 0 && is_minor_word(word) => word.to_lowercase(),
+            (true, _) => title_case(word),
+        })
+        .collect();
+    if title.len() > 5 {
+        title.truncate(5);
+        while title.len() > 1 && title.last().is_some_and(|w| is_minor_word(w)) {
+            title.pop();
+        }
+    }
+    Some(title.join(" "))
+}
+
+/// Returns whether `word` is an article, conjunction or short preposition,
+/// which a title keeps in lower case and never ends on.
+fn is_minor_word(word: &str) -> bool {
+    matches!(
+        word.to_lowercase().as_str(),
+        "a" | "an"
+            | "the"
+            | "and"
+            | "or"
+            | "of"
+            | "for"
+            | "to"
+            | "in"
+            | "on"
+            | "at"
+            | "by"
+            | "with"
+    )
 }
 
 /// Builds a title of at most five words from the type and a subject (a

@@ -167,11 +167,18 @@ fn is_blank_marker_only(text: &str) -> bool {
 
 /// Finds the lines that form a label column: at least three short,
 /// label-like lines (at most six words) whose left edges align within one
-/// line height, as in the left column of a printed form.
+/// line height, as in the left column of a printed form. A line much taller
+/// than the body lines is a heading and never in the column.
 pub fn label_column(lines: &[Line<'_>]) -> Vec<bool> {
-    let short = |line: &Line<'_>| {
+    let body: Vec<Option<f32>> = lines
+        .iter()
+        .map(|line| layout::body_height(lines, line.page))
+        .collect();
+    let short = |i: usize, line: &Line<'_>| {
+        let tall = body[i].is_some_and(|h| line.bbox.height > super::classify::HEADING_HEIGHT * h);
         let text = line.text.trim();
-        !super::blanks::has_marker(text)
+        !tall
+            && !super::blanks::has_marker(text)
             && text.split_whitespace().count() <= 6
             && is_label_like(text)
             && !text.ends_with('.')
@@ -186,7 +193,11 @@ pub fn label_column(lines: &[Line<'_>]) -> Vec<bool> {
             .iter()
             .any(|o| layout::same_row(o, line) && o.bbox.x + o.bbox.width <= line.bbox.x)
     };
-    let candidate: Vec<bool> = lines.iter().map(|l| short(l) && first_on_row(l)).collect();
+    let candidate: Vec<bool> = lines
+        .iter()
+        .enumerate()
+        .map(|(i, l)| short(i, l) && first_on_row(l))
+        .collect();
     lines
         .iter()
         .enumerate()
@@ -234,11 +245,13 @@ fn value_suits(label: &str, value: &str) -> bool {
 
 /// Finds the key-value pairs and open labels among `lines` (reading order).
 /// With `columns`, short lines aligned in a label column count as labels
-/// even without a colon, as on printed forms.
+/// even without a colon, as on printed forms. A heading line without a colon
+/// is never an open label and takes a value only from its own row.
 pub fn find_pairs(lines: &[Line<'_>], columns: bool) -> KvLayout {
     let mut layout = KvLayout::default();
     let mut used = vec![false; lines.len()];
     let in_header = header_rows(lines);
+    let heading = super::classify::heading_lines(lines);
     let in_column = if columns {
         label_column(lines)
     } else {
@@ -267,6 +280,18 @@ pub fn find_pairs(lines: &[Line<'_>], columns: bool) -> KvLayout {
                     && can_be_value(lines[*j].text)
                     && value_suits(&label, lines[*j].text)
             };
+            // A heading is a label only when its row holds a value, as in
+            // `MEDIA TYPE   DIRECT MAIL` at the top of a page.
+            let is_heading = heading[i] && !colon_label;
+            if is_heading {
+                if let Some(j) = layout::right_of(lines, i, 25.0).filter(usable) {
+                    used[i] = true;
+                    used[j] = true;
+                    let value = join_row(lines, j, &mut used, clean_value(lines[j].text));
+                    layout.pairs.push(KvPair { label, value });
+                }
+                continue;
+            }
             // A label ending in a colon expects a value, so the value may
             // sit further down and indented, as handwriting under a label does.
             let below = if colon_label {
@@ -304,7 +329,7 @@ pub fn find_pairs(lines: &[Line<'_>], columns: bool) -> KvLayout {
         }
     }
 
-    merge_wrapped_labels(lines, &mut layout.open_labels, &used);
+    merge_wrapped_labels(lines, &mut layout.open_labels, &used, &heading);
     layout.used_lines = used
         .iter()
         .enumerate()
@@ -316,13 +341,20 @@ pub fn find_pairs(lines: &[Line<'_>], columns: bool) -> KvLayout {
 
 /// Joins open labels that wrap onto a second line. The line directly above
 /// (gap at most 0.3 line heights, left edges aligned) becomes the first part
-/// of the label when it has no final colon and is free or an open label.
-fn merge_wrapped_labels(lines: &[Line<'_>], open_labels: &mut Vec<OpenLabel>, used: &[bool]) {
+/// of the label when it has no final colon, is no heading, and is free or an
+/// open label.
+fn merge_wrapped_labels(
+    lines: &[Line<'_>],
+    open_labels: &mut Vec<OpenLabel>,
+    used: &[bool],
+    heading: &[bool],
+) {
     let mut k = 0;
     while k < open_labels.len() {
         let line = open_labels[k].line;
         let upper = (0..lines.len()).find(|u| {
             layout::below_within(lines, *u, 0.3, false).first() == Some(&line)
+                && !heading[*u]
                 && !ends_with_colon(lines[*u].text)
                 && is_colon_label_like(lines[*u].text.trim())
         });

@@ -112,6 +112,27 @@ pub fn below_within(
     found
 }
 
+/// Returns the median box height of the lines on `page`, the body text size
+/// in page pixels; `None` below three lines, where a median says little.
+pub fn body_height(lines: &[Line<'_>], page: usize) -> Option<f32> {
+    let mut heights: Vec<f32> = lines
+        .iter()
+        .filter(|l| l.page == page)
+        .map(|l| l.bbox.height)
+        .collect();
+    if heights.len() < 3 {
+        return None;
+    }
+    heights.sort_by(f32::total_cmp);
+    Some(heights[heights.len() / 2])
+}
+
+/// Returns whether `lines[i]` is taller than the body lines of its page by
+/// `factor`.
+pub fn is_taller_than_body(lines: &[Line<'_>], i: usize, factor: f32) -> bool {
+    body_height(lines, lines[i].page).is_some_and(|body| lines[i].bbox.height > factor * body)
+}
+
 /// Sorts lines into reading order: top to bottom by rows, left to right
 /// within a row. OCR engines usually deliver this order already; ground-truth
 /// line lists often do not.

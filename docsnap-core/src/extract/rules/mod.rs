@@ -71,6 +71,8 @@ pub struct Analysis {
     pub fields: Vec<String>,
     /// The most salient line, if any.
     pub salient: Option<String>,
+    /// The salient line cleaned into a title when it is a page heading.
+    pub heading: Option<String>,
 }
 
 /// Runs every reading stage on `pages`.
@@ -130,6 +132,7 @@ pub fn analyze(pages: &[PageText]) -> Analysis {
         kv,
         fields,
         salient: classify::salient_line(&lines).map(str::to_string),
+        heading: classify::heading_title(&lines),
     }
 }
 
@@ -223,11 +226,16 @@ fn describe(analysis: &Analysis, field_count: usize) -> (String, Vec<String>, St
     let date = kv.get("Date").or(kv.get("Date of Issue"));
     let total = kv.get("Total Amount");
 
-    let title = classify::title(
-        analysis.kind,
-        subject.map(String::as_str),
-        analysis.salient.as_deref(),
-    );
+    // A holder or merchant name says more than a heading such as `RECEIPT`;
+    // otherwise the page's own heading beats the generic type name.
+    let title = match (subject, &analysis.heading) {
+        (None, Some(heading)) => heading.clone(),
+        _ => classify::title(
+            analysis.kind,
+            subject.map(String::as_str),
+            analysis.salient.as_deref(),
+        ),
+    };
     let mut tags = analysis.kind.tags();
     tags.truncate(4);
     let description = classify::description(
