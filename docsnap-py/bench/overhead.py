@@ -1,5 +1,5 @@
 """Time Engine.ocr and Engine.fill_form from Python, to compare with the
-Rust baseline of `examples/ocr_timing.rs` for BENCH.md.
+Rust baseline of `examples/ocr_timing.rs` for benches/README.md.
 
 Usage: python bench/overhead.py PAGE.png [RUNS]
 """

@@ -1,5 +1,5 @@
 //! Times `Engine::ocr` and `Engine::fill_form` from Rust, as the baseline for
-//! the Python call overhead in BENCH.md; `bench/overhead.py` times the same
+//! the Python call overhead in benches/README.md; `bench/overhead.py` times the same
 //! calls from Python.
 //!
 //! Usage: `cargo run --release -p docsnap-py --example ocr_timing -- PAGE.png [RUNS]`

@@ -158,7 +158,8 @@ pub trait TaskStore: Send + Sync + fmt::Debug {
     async fn insert(&self, task: NewTask) -> Result<Inserted>;
 
     /// Returns a task's state and records `now` as its access time; `None`
-    /// when the task does not exist.
+    /// when the task does not exist. A store may skip the write while the
+    /// recorded time is less than a minute old, as the SQLite store does.
     async fn touch(&self, key: &TaskKey, now: SystemTime) -> Result<Option<TaskState>>;
 
     /// Marks the oldest queued task as running and returns it.
