@@ -150,9 +150,15 @@ pub struct Settings {
     #[arg(long, global = true, value_name = "ENGINE")]
     pub ocr_engine: Option<OcrEngineArg>,
 
-    /// Base URL of a remote OCR server; repeat for several
+    /// Base URL of a remote OCR server (`docsnap-server --role ocr`); repeat
+    /// for several. Selects the remote engine unless --ocr-engine says otherwise
     /// [env: DOCSNAP_OCR_REMOTE_URLS, comma-separated] [default: none].
-    #[arg(long = "ocr-remote-url", global = true, value_name = "URL")]
+    #[arg(
+        long = "ocr-remote-url",
+        visible_alias = "ocr-url",
+        global = true,
+        value_name = "URL"
+    )]
     pub ocr_remote_urls: Vec<String>,
 
     /// ocrs detection model file (.rten) [env: DOCSNAP_OCR_DETECTION_MODEL] [default: bundled].
@@ -262,6 +268,9 @@ impl Settings {
         );
         if !self.ocr_remote_urls.is_empty() {
             config.ocr.remote_urls = self.ocr_remote_urls.clone();
+            if self.ocr_engine.is_none() {
+                config.ocr.engine = OcrEngineKind::Remote;
+            }
         }
         if let Some(path) = &self.ocr_detection_model {
             config.ocr.detection_model = Some(path.clone());
@@ -370,6 +379,42 @@ mod tests {
         assert_eq!(config.service.processing_timeout.as_secs(), 120);
         assert_eq!(config.llm.preset, Some(LlmPreset::OpenaiCompatible));
         assert!(cli.command.is_none());
+    }
+
+    #[test]
+    fn ocr_url_selects_remote_engine() {
+        let cli = Cli::try_parse_from([
+            "docsnap-server",
+            "--role",
+            "api",
+            "--ocr-url",
+            "http://127.0.0.1:5001",
+            "--ocr-url",
+            "http://127.0.0.1:5002",
+        ])
+        .unwrap();
+        let mut config = Config::default();
+        cli.settings.apply(&mut config);
+
+        assert_eq!(config.role, Role::Api);
+        assert_eq!(config.ocr.engine, OcrEngineKind::Remote);
+        assert_eq!(config.ocr.remote_urls.len(), 2);
+    }
+
+    #[test]
+    fn explicit_ocr_engine_wins_over_url() {
+        let cli = Cli::try_parse_from([
+            "docsnap-server",
+            "--ocr-engine",
+            "ocrs",
+            "--ocr-remote-url",
+            "http://127.0.0.1:5001",
+        ])
+        .unwrap();
+        let mut config = Config::default();
+        cli.settings.apply(&mut config);
+
+        assert_eq!(config.ocr.engine, OcrEngineKind::Ocrs);
     }
 
     #[test]
