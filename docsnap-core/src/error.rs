@@ -53,7 +53,7 @@ impl Error {
         self.kind.code()
     }
 
-    /// Whether retrying the failed call may succeed.
+    /// Returns whether retrying the failed call may succeed.
     pub fn is_transient(&self) -> bool {
         self.transient
     }
@@ -140,7 +140,7 @@ error_kinds! {
     Database => "DATABASE_ERROR",
     /// Text recognition failed.
     OcrFailure => "OCR_FAILURE",
-    /// The language model failed or gave no usable answer.
+    /// The language model failed or returned no usable result.
     LlmFailure => "LLM_FAILURE",
     /// The prompt for a document could not be built.
     DocPromptConstructionFailed => "DOC_PROMPT_CONSTRUCTION_FAILED",

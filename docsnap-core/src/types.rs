@@ -126,12 +126,12 @@ pub struct FileLibrary {
 }
 
 impl FileLibrary {
-    /// Whether the library holds an entry with this id and kind.
+    /// Returns whether the library contains an entry with this id and kind.
     pub fn contains(&self, kind: EntryKind, id: &str) -> bool {
         self.entries(kind).iter().any(|entry| entry.id == id)
     }
 
-    /// The entries of one kind.
+    /// Returns the entries of one kind.
     pub fn entries(&self, kind: EntryKind) -> &[LibraryEntry] {
         match kind {
             EntryKind::Doc => &self.docs,
@@ -146,7 +146,7 @@ impl FileLibrary {
         docs.chain(forms)
     }
 
-    /// Whether the library has no entries.
+    /// Returns whether the library has no entries.
     pub fn is_empty(&self) -> bool {
         self.docs.is_empty() && self.forms.is_empty()
     }
@@ -224,7 +224,7 @@ pub struct FormResult {
     pub tags: Vec<String>,
     /// One to three sentences.
     pub description: String,
-    /// Values printed on the form; always holds `Form Type`.
+    /// Values printed on the form, always including `Form Type`.
     pub kv: KeyValues,
     /// Labels of the blank fields the user must fill; disjoint from `kv`.
     pub fields: Vec<String>,
