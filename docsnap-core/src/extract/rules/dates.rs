@@ -120,15 +120,9 @@ static TIME_OR_NOTHING: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)^(?:\d{1,2}:\d{2}(?::\d{2})?\s*(?:am|pm)?)?$").expect("time pattern is valid")
 });
 
-/// Formats a date for kv: `Jan 05, 1965`.
-pub fn format_kv_date(date: NaiveDate) -> String {
-    date.format("%b %d, %Y").to_string()
-}
-
-/// Formats a date for fill values: `1965-01-05`.
-pub fn format_iso_date(date: NaiveDate) -> String {
-    date.format("%Y-%m-%d").to_string()
-}
+/// The output formats are the ones validation uses, so rule results and
+/// validated results spell dates alike.
+pub use crate::extract::dates::{format_fill_date as format_iso_date, format_kv_date};
 
 /// Picks the order for a whole document. It is day first when a numeric
 /// date on it has a first part above 12, or when a currency or wording of a
