@@ -1,9 +1,12 @@
 //! The document engine: decode, recognise, extract and validate, as separate
 //! stages or as one call.
 
+use std::future::Future;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 
 use crate::config::{Config, LlmEndpoint, LlmPreset, OcrConfig, OcrEngineKind};
 use crate::error::{Error, ErrorKind, Result};
@@ -17,20 +20,43 @@ use crate::ocr::remote::{OcrPool, PoolConfig, RemoteOcrClient, RemoteOcrConfig};
 use crate::ocr::{IntakeLimits, OcrEngine, Page, PageText, decode_pages, recognize_pages};
 use crate::ocr::{ModelSource, OcrsConfig, OcrsEngine};
 use crate::pipeline::{InnerPayload, Pipeline, TaskInput};
+use crate::store::{CacheKey, CacheKeyBuilder, ResultCache};
 use crate::types::{DocumentResult, FileLibrary, FillResult, FormResult, FormToFill, TaskKind};
 
 /// Runs documents and forms through intake, OCR and extraction.
 ///
-/// Cheap to clone; the OCR engine and the extractor are shared.
+/// Cheap to clone; the OCR engine, the extractor and the result cache are
+/// shared.
 #[derive(Debug, Clone)]
 pub struct Engine {
     limits: IntakeLimits,
     ocr: Arc<dyn OcrEngine>,
     extractor: Arc<dyn Extractor>,
+    cache: Option<Arc<ResultCache>>,
+}
+
+/// The kind of call a cached result came from, part of its cache key.
+#[derive(Debug, Clone, Copy)]
+enum Operation {
+    Ocr,
+    Document,
+    Form,
+    Fill,
+}
+
+impl Operation {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Ocr => "ocr",
+            Self::Document => "document",
+            Self::Form => "form",
+            Self::Fill => "fill",
+        }
+    }
 }
 
 /// A result together with the recognised pages it was extracted from.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Processed<T> {
     /// The result in the protocol's JSON shape.
     pub result: T,
@@ -48,6 +74,7 @@ impl Engine {
             limits: IntakeLimits::default(),
             ocr,
             extractor,
+            cache: None,
         }
     }
 
@@ -67,6 +94,22 @@ impl Engine {
     pub fn with_intake_limits(mut self, limits: IntakeLimits) -> Self {
         self.limits = limits;
         self
+    }
+
+    /// Keeps every successful result in `cache`, and returns the stored
+    /// result for a call whose input, engine and settings match an earlier
+    /// one, without running OCR or extraction again. Failures are never cached.
+    ///
+    /// A cache that fails to read or write is logged and passed over: the
+    /// call then runs as if there were no cache.
+    pub fn with_cache(mut self, cache: Arc<ResultCache>) -> Self {
+        self.cache = Some(cache);
+        self
+    }
+
+    /// Returns the result cache, if any.
+    pub fn cache(&self) -> Option<&Arc<ResultCache>> {
+        self.cache.as_ref()
     }
 
     /// The OCR engine.
@@ -101,8 +144,12 @@ impl Engine {
 
     /// Stages 1 and 2: decodes and recognises encoded page images.
     pub async fn ocr(&self, images: Vec<Vec<u8>>) -> Result<Vec<PageText>> {
-        let pages = self.decode(images).await?;
-        self.recognize(&pages).await
+        let key = self.cache_key(Operation::Ocr, |key| Ok(pages_key(key, &images)))?;
+        self.cached(key, async {
+            let pages = self.decode(images).await?;
+            self.recognize(&pages).await
+        })
+        .await
     }
 
     /// Stage 3: extracts and validates a document result from recognised pages.
@@ -131,14 +178,13 @@ impl Engine {
         images: Vec<Vec<u8>>,
         library: &FileLibrary,
     ) -> Result<Processed<DocumentResult>> {
-        let pages = self.ocr(images).await?;
-        let result = self.extract_document(&pages, library).await?;
-        let provenance = locate_values(&result.kv, &pages);
-        Ok(Processed {
-            result,
-            pages,
-            provenance,
-        })
+        let extract = async |pages: &[PageText]| {
+            let result = self.extract_document(pages, library).await?;
+            let provenance = locate_values(&result.kv, pages);
+            Ok((result, provenance))
+        };
+        self.process(Operation::Document, images, library, extract)
+            .await
     }
 
     /// Reads a form, with its blank fields, from its page images.
@@ -147,22 +193,105 @@ impl Engine {
         images: Vec<Vec<u8>>,
         library: &FileLibrary,
     ) -> Result<Processed<FormResult>> {
-        let pages = self.ocr(images).await?;
-        let result = self.extract_form(&pages, library).await?;
-        let provenance = locate_values(&result.kv, &pages);
-        Ok(Processed {
-            result,
-            pages,
-            provenance,
+        let extract = async |pages: &[PageText]| {
+            let result = self.extract_form(pages, library).await?;
+            let provenance = locate_values(&result.kv, pages);
+            Ok((result, provenance))
+        };
+        self.process(Operation::Form, images, library, extract)
+            .await
+    }
+
+    /// Runs intake and OCR on `images`, then `extract` on the pages, through
+    /// the cache.
+    async fn process<T>(
+        &self,
+        operation: Operation,
+        images: Vec<Vec<u8>>,
+        library: &FileLibrary,
+        extract: impl AsyncFnOnce(&[PageText]) -> Result<(T, Provenance)>,
+    ) -> Result<Processed<T>>
+    where
+        T: Serialize + DeserializeOwned,
+    {
+        let key = self.cache_key(operation, |key| pages_key(key, &images).json(library))?;
+        self.cached(key, async {
+            let pages = self.decode(images).await?;
+            let pages = self.recognize(&pages).await?;
+            let (result, provenance) = extract(&pages).await?;
+            Ok(Processed {
+                result,
+                pages,
+                provenance,
+            })
         })
+        .await
     }
 
     /// Fills a form's blank fields from the library, keeping only values
     /// found in the entry they cite.
     pub async fn fill_form(&self, form: &FormToFill, library: &FileLibrary) -> Result<FillResult> {
-        let raw = self.extractor.fill(form, library).await?;
-        Ok(normalize_fill(raw, form, library))
+        let key = self.cache_key(Operation::Fill, |key| key.json(form)?.json(library))?;
+        self.cached(key, async {
+            let raw = self.extractor.fill(form, library).await?;
+            Ok(normalize_fill(raw, form, library))
+        })
+        .await
     }
+
+    /// Derives the cache key of a call from its operation, this engine's
+    /// identity and the inputs `add_inputs` adds; `None` without a cache.
+    fn cache_key(
+        &self,
+        operation: Operation,
+        add_inputs: impl FnOnce(CacheKeyBuilder) -> Result<CacheKeyBuilder>,
+    ) -> Result<Option<CacheKey>> {
+        if self.cache.is_none() {
+            return Ok(None);
+        }
+        let scope = format!(
+            "docsnap-core {}; intake {:?}; ocr {}; extractor {}",
+            env!("CARGO_PKG_VERSION"),
+            self.limits,
+            self.ocr.cache_identity(),
+            self.extractor.cache_identity(),
+        );
+        let builder = CacheKey::builder(operation.as_str(), &scope);
+        Ok(Some(add_inputs(builder)?.finish()))
+    }
+
+    /// Returns the cached result under `key` if there is one, else runs
+    /// `compute` and stores its result when it succeeds.
+    async fn cached<T>(
+        &self,
+        key: Option<CacheKey>,
+        compute: impl Future<Output = Result<T>>,
+    ) -> Result<T>
+    where
+        T: Serialize + DeserializeOwned,
+    {
+        let (Some(cache), Some(key)) = (&self.cache, key) else {
+            return compute.await;
+        };
+        match cache.get(&key).await {
+            Ok(Some(hit)) => return Ok(hit),
+            Ok(None) => {}
+            Err(error) => {
+                tracing::warn!(%error, "result cache lookup failed, so the call runs without it");
+            }
+        }
+        let value = compute.await?;
+        if let Err(error) = cache.put(&key, &value).await {
+            tracing::warn!(%error, "failed to store a result in the result cache");
+        }
+        Ok(value)
+    }
+}
+
+/// Adds the page count and each page image, in order, to a cache key.
+fn pages_key(key: CacheKeyBuilder, images: &[Vec<u8>]) -> CacheKeyBuilder {
+    let count = key.part(&(images.len() as u64).to_le_bytes());
+    images.iter().fold(count, |key, image| key.part(image))
 }
 
 #[async_trait]

@@ -14,5 +14,6 @@ pub use aes_key::{AES_KEY_LENGTHS, AesKey};
 pub use cipher::{Cipher, Mgf1Digest};
 pub use client::{SealedRequest, seal_request, wrap_key};
 pub use content::{associated_data, content_hash, content_hash_matches, open, open_json, seal};
+pub(crate) use encoding::lower_hex;
 pub use encoding::{decode_base64, encode_base64};
 pub use server_key::{PRIVATE_KEY_FILE, PUBLIC_KEY_FILE, ServerKey};

@@ -83,6 +83,12 @@ pub trait OcrEngine: Send + Sync + std::fmt::Debug {
     /// A short name for logs and metrics, such as `ocrs`.
     fn name(&self) -> &str;
 
+    /// What sets this engine's output apart in a result cache: two engines
+    /// with the same identity read the same page the same way.
+    fn cache_identity(&self) -> String {
+        self.name().to_owned()
+    }
+
     /// How many pages this engine recognises at once; callers such as
     /// [`recognize_pages`] keep at most this many calls in flight.
     fn max_concurrent_pages(&self) -> usize {

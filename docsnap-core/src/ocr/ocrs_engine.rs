@@ -77,6 +77,8 @@ pub struct OcrsEngine {
     max_concurrent_pages: usize,
     inference_threads: usize,
     split_columns: bool,
+    /// The model source and settings that shape the output.
+    identity: String,
 }
 
 impl std::fmt::Debug for OcrsEngine {
@@ -94,6 +96,10 @@ impl OcrsEngine {
     /// [`ErrorKind::InvalidConfig`].
     pub fn new(config: OcrsConfig) -> Result<Self> {
         let (detection_model, recognition_model) = load_models(&config.models)?;
+        let identity = format!(
+            "ocrs, models {:?}, split_columns {}",
+            config.models, config.split_columns
+        );
         let engine = ocrs::OcrEngine::new(ocrs::OcrEngineParams {
             detection_model: Some(detection_model),
             recognition_model: Some(recognition_model),
@@ -120,6 +126,7 @@ impl OcrsEngine {
             max_concurrent_pages,
             inference_threads,
             split_columns: config.split_columns,
+            identity,
         })
     }
 
@@ -170,6 +177,10 @@ impl OcrEngine for OcrsEngine {
 
     fn name(&self) -> &str {
         "ocrs"
+    }
+
+    fn cache_identity(&self) -> String {
+        self.identity.clone()
     }
 
     fn max_concurrent_pages(&self) -> usize {

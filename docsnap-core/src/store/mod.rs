@@ -1,9 +1,11 @@
-//! Task storage: the [`TaskStore`] trait with a SQLite and an in-memory store.
+//! Task storage: the [`TaskStore`] trait with a SQLite and an in-memory
+//! store, and the [`ResultCache`] that shares the SQLite file format.
 //!
 //! A store keeps only what the client sent (the encrypted `content` and the
 //! RSA-wrapped AES key) until a task finishes, then only the sealed result or
 //! the error code. It never receives plaintext.
 
+mod cache;
 mod memory;
 mod sqlite;
 
@@ -12,6 +14,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 
+pub use cache::{CacheKey, CacheKeyBuilder, CacheOptions, CacheStats, ResultCache};
 pub use memory::MemoryStore;
 pub use sqlite::{SqliteOptions, SqliteStore};
 

@@ -22,7 +22,8 @@ use crate::types::{TaskKey, TaskKind, TaskState};
 
 /// Schema migrations; `PRAGMA user_version` counts how many have run.
 /// Append new steps, never edit old ones.
-const MIGRATIONS: &[&str] = &[r"
+const MIGRATIONS: &[&str] = &[
+    r"
     CREATE TABLE tasks (
         id          INTEGER PRIMARY KEY AUTOINCREMENT,
         client_id   TEXT NOT NULL,
@@ -42,7 +43,17 @@ const MIGRATIONS: &[&str] = &[r"
     );
     CREATE INDEX tasks_by_state ON tasks (state, created_at, id);
     CREATE INDEX tasks_by_access ON tasks (accessed_at);
-"];
+",
+    r"
+    CREATE TABLE result_cache (
+        id          BLOB PRIMARY KEY,
+        sealed      TEXT NOT NULL,
+        created_at  INTEGER NOT NULL,
+        accessed_at INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX result_cache_by_access ON result_cache (accessed_at);
+",
+];
 
 /// Attempts for a statement that still finds the database busy or locked
 /// after the busy timeout, as can happen when another process holds a long
@@ -116,6 +127,8 @@ impl SqliteStore {
             ));
         }
 
+        probe_file(&path)?;
+
         let pool = Pool {
             path,
             options,
@@ -139,7 +152,7 @@ impl SqliteStore {
 
     /// Runs `op` on a pooled connection on the blocking thread pool,
     /// retrying while the database is busy.
-    async fn run<T, F>(&self, what: &'static str, op: F) -> Result<T>
+    pub(super) async fn run<T, F>(&self, what: &'static str, op: F) -> Result<T>
     where
         T: Send + 'static,
         F: Fn(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
@@ -198,12 +211,43 @@ impl Pool {
     }
 
     fn error(&self, what: &str, err: rusqlite::Error) -> Error {
+        let path = self.path.display();
+        let message = if err.sqlite_error_code() == Some(ErrorCode::NotADatabase) {
+            format!(
+                "SQLite {what} failed: {path} is not a SQLite database; point docsnap at a new \
+                 file or at a database docsnap created"
+            )
+        } else {
+            format!("SQLite {what} failed on {path}: {err}")
+        };
+        Error::new(ErrorKind::Database, message).with_source(err)
+    }
+}
+
+/// Opens `path` for reading and writing, creating it if missing, so that a
+/// missing directory or a denied permission is reported as the I/O error it
+/// is; SQLite reports every such case as "unable to open database file".
+fn probe_file(path: &Path) -> Result<()> {
+    let opened = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path);
+    opened.map(drop).map_err(|error| {
+        let fix = match error.kind() {
+            std::io::ErrorKind::NotFound => "; create its directory first",
+            std::io::ErrorKind::PermissionDenied => {
+                "; give this user read and write access to the file and its directory"
+            }
+            _ => "",
+        };
         Error::new(
             ErrorKind::Database,
-            format!("task store {what} failed on {}: {err}", self.path.display()),
+            format!("cannot open the database {}: {error}{fix}", path.display()),
         )
-        .with_source(err)
-    }
+        .with_source(error)
+    })
 }
 
 fn configure(conn: &Connection, options: &SqliteOptions) -> rusqlite::Result<()> {
