@@ -1,5 +1,6 @@
 """Time Engine.ocr and Engine.fill_form from Python, to compare with the
-Rust baseline of `examples/ocr_timing.rs` for benches/README.md.
+Rust baseline of `examples/ocr_timing.rs` for benches/README.md, and a
+document read with and without a result cache hit.
 
 Usage: python bench/overhead.py PAGE.png [RUNS]
 """
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Callable
@@ -37,8 +39,15 @@ def main() -> None:
     form = {"fields": ["Nationality"]}
     fill_seconds = time_runs(runs * 100, lambda: engine.fill_form(form, library))
 
+    with tempfile.TemporaryDirectory() as directory:
+        cached = docsnap.Engine(db_path=Path(directory) / "cache.db")
+        miss_seconds = time_runs(1, lambda: cached.process_document(page))
+        hit_seconds = time_runs(runs * 10, lambda: cached.process_document(page))
+
     print(f"ocr_median_s={statistics.median(ocr_seconds):.4f}")
     print(f"fill_median_s={statistics.median(fill_seconds):.7f}")
+    print(f"document_cache_miss_s={miss_seconds[0]:.4f}")
+    print(f"document_cache_hit_median_s={statistics.median(hit_seconds):.5f}")
 
 
 if __name__ == "__main__":

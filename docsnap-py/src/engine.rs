@@ -1,5 +1,6 @@
 //! `docsnap.Engine` and the language model settings it accepts.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
@@ -11,10 +12,11 @@ use docsnap_core::extract::provenance::{self, Provenance};
 use docsnap_core::extract::rules::RuleExtractor;
 use docsnap_core::llm::{OpenAiCompatible, OpenAiConfig};
 use docsnap_core::ocr::{OcrsConfig, OcrsEngine, PageText};
+use docsnap_core::store::{CacheOptions, ResultCache};
 use docsnap_core::types::{FileLibrary, FormToFill};
 use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyList, PyTuple};
+use pyo3::types::{PyDict, PyList, PyTuple};
 use serde_json::{Value, json};
 
 use crate::arguments;
@@ -116,23 +118,47 @@ pub struct Engine {
     /// The settings object the engine was created with, returned as given.
     settings: Option<Py<PyAny>>,
     llm: Option<OpenAiConfig>,
+    /// The result cache's path and options, if results are cached.
+    cache_settings: Option<(PathBuf, CacheOptions)>,
+    /// This process's connection to the result cache.
+    cache: PerProcess<Option<Arc<ResultCache>>>,
+    /// This process's engine, built on first use.
     core: PerProcess<Arc<CoreEngine>>,
 }
 
 #[pymethods]
 impl Engine {
-    /// Loads the OCR models and, with `llm`, prepares the language model
-    /// client; without `llm` the offline rule extractor is used.
+    /// Prepares the language model client with `llm`, else the offline rule
+    /// extractor, and opens or creates the result cache at `db_path`.
+    ///
+    /// The OCR models load on the first call that needs them, so an engine
+    /// created before `fork()` works in the children.
     #[new]
-    #[pyo3(signature = (llm=None))]
-    fn new(llm: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
+    #[pyo3(signature = (llm=None, db_path=None, *, cache_max_age=None))]
+    fn new(
+        llm: Option<&Bound<'_, PyAny>>,
+        db_path: Option<PathBuf>,
+        cache_max_age: Option<f64>,
+    ) -> PyResult<Self> {
         let settings = llm.filter(|value| !value.is_none());
         let llm = settings.map(llm_config).transpose()?;
-        let core = build_engine(llm.as_ref())?;
+        if db_path.is_none() && cache_max_age.is_some() {
+            return Err(PyValueError::new_err(
+                "argument 'cache_max_age' needs a result cache: pass db_path as well",
+            ));
+        }
+        let max_age = cache_max_age
+            .map(|age| seconds(age, "cache_max_age"))
+            .transpose()?;
+        let cache_settings = db_path.map(|path| (path, CacheOptions { max_age }));
+        let cache = open_cache(cache_settings.as_ref())?;
+
         Ok(Self {
             settings: settings.map(|value| value.clone().unbind()),
             llm,
-            core: PerProcess::with_value(core),
+            cache_settings,
+            cache: PerProcess::with_value(cache),
+            core: PerProcess::empty(),
         })
     }
 
@@ -253,31 +279,89 @@ impl Engine {
     /// The extractor in use, such as "rules" or "llm:glm-4-plus".
     #[getter]
     fn extractor(&self) -> PyResult<String> {
-        Ok(self.engine()?.extractor().name().to_owned())
+        Ok(build_extractor(self.llm.as_ref())?.name().to_owned())
+    }
+
+    /// The result cache's database file, or `None` without a cache.
+    #[getter]
+    fn db_path(&self) -> PyResult<Option<String>> {
+        let cache = self.result_cache()?;
+        Ok(cache.map(|cache| cache.path().display().to_string()))
+    }
+
+    /// Returns the result cache's path, its entry count and this process's
+    /// hits and misses, or `None` without a cache.
+    fn cache_info<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyDict>>> {
+        let Some(cache) = self.result_cache()? else {
+            return Ok(None);
+        };
+        let path = cache.path().display().to_string();
+        let stats = run_detached(
+            py,
+            async move { cache.stats().await.map_err(errors::to_py_err) },
+        )?;
+
+        let info = PyDict::new(py);
+        info.set_item("path", path)?;
+        info.set_item("entries", stats.entries)?;
+        info.set_item("hits", stats.hits)?;
+        info.set_item("misses", stats.misses)?;
+        Ok(Some(info))
+    }
+
+    /// Deletes every cached result, also those other processes stored in
+    /// the same file, and returns how many there were; 0 without a cache.
+    fn clear_cache(&self, py: Python<'_>) -> PyResult<u64> {
+        let Some(cache) = self.result_cache()? else {
+            return Ok(0);
+        };
+        run_detached(
+            py,
+            async move { cache.clear().await.map_err(errors::to_py_err) },
+        )
     }
 }
 
 impl Engine {
-    /// Returns this process's core engine; a forked child builds its own,
-    /// because the language model client's pooled connections belong to the
-    /// parent's runtime.
+    /// Returns this process's core engine, built on first use. A forked
+    /// child builds its own, because the language model client's pooled
+    /// connections belong to the parent's runtime.
     fn engine(&self) -> PyResult<Arc<CoreEngine>> {
-        self.core
-            .get_or_try_init(|| build_engine(self.llm.as_ref()))
+        self.core.get_or_try_init(|| {
+            claim_ocr_pool()?;
+            let ocr = OcrsEngine::new(OcrsConfig::default()).map_err(errors::to_py_err)?;
+            let extractor = build_extractor(self.llm.as_ref())?;
+            let engine = CoreEngine::new(Arc::new(ocr), extractor);
+            let engine = match self.result_cache()? {
+                Some(cache) => engine.with_cache(cache),
+                None => engine,
+            };
+            Ok(Arc::new(engine))
+        })
+    }
+
+    /// Returns this process's connection to the result cache. A forked
+    /// child opens its own, because SQLite connections must not cross `fork()`.
+    fn result_cache(&self) -> PyResult<Option<Arc<ResultCache>>> {
+        self.cache
+            .get_or_try_init(|| open_cache(self.cache_settings.as_ref()))
     }
 }
 
-fn build_engine(llm: Option<&OpenAiConfig>) -> PyResult<Arc<CoreEngine>> {
-    claim_ocr_pool()?;
-    let ocr = OcrsEngine::new(OcrsConfig::default()).map_err(errors::to_py_err)?;
-    let extractor: Arc<dyn Extractor> = match llm {
-        None => Arc::new(RuleExtractor::new()),
-        Some(config) => {
-            let model = OpenAiCompatible::new(config.clone()).map_err(errors::to_py_err)?;
-            Arc::new(LlmExtractor::new(Arc::new(model)))
-        }
+fn build_extractor(llm: Option<&OpenAiConfig>) -> PyResult<Arc<dyn Extractor>> {
+    let Some(config) = llm else {
+        return Ok(Arc::new(RuleExtractor::new()));
     };
-    Ok(Arc::new(CoreEngine::new(Arc::new(ocr), extractor)))
+    let model = OpenAiCompatible::new(config.clone()).map_err(errors::to_py_err)?;
+    Ok(Arc::new(LlmExtractor::new(Arc::new(model))))
+}
+
+fn open_cache(settings: Option<&(PathBuf, CacheOptions)>) -> PyResult<Option<Arc<ResultCache>>> {
+    let Some((path, options)) = settings else {
+        return Ok(None);
+    };
+    let cache = ResultCache::open_with(path, options.clone()).map_err(errors::to_py_os_err)?;
+    Ok(Some(Arc::new(cache)))
 }
 
 /// Fails instead of hanging when a parent process loaded the OCR models

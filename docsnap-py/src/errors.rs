@@ -3,7 +3,10 @@
 
 use docsnap_core::{Error, ErrorKind};
 use pyo3::create_exception;
-use pyo3::exceptions::PyException;
+use pyo3::exceptions::{
+    PyException, PyFileNotFoundError, PyIsADirectoryError, PyNotADirectoryError, PyOSError,
+    PyPermissionError,
+};
 use pyo3::prelude::*;
 use pyo3::types::PyList;
 
@@ -70,6 +73,24 @@ error_classes! {
     InvalidConfig => InvalidConfig, "A configuration value or key is invalid.";
 }
 
+/// Converts a core error into Python's own `OSError` subclass when an I/O
+/// failure caused it, such as a missing directory (`FileNotFoundError`), and
+/// into the exception of its kind otherwise.
+pub fn to_py_os_err(error: Error) -> PyErr {
+    let io_kind = std::iter::successors(std::error::Error::source(&error), |cause| cause.source())
+        .find_map(|cause| cause.downcast_ref::<std::io::Error>())
+        .map(std::io::Error::kind);
+    let message = describe(&error);
+    match io_kind {
+        Some(std::io::ErrorKind::NotFound) => PyFileNotFoundError::new_err(message),
+        Some(std::io::ErrorKind::PermissionDenied) => PyPermissionError::new_err(message),
+        Some(std::io::ErrorKind::IsADirectory) => PyIsADirectoryError::new_err(message),
+        Some(std::io::ErrorKind::NotADirectory) => PyNotADirectoryError::new_err(message),
+        Some(_) => PyOSError::new_err(message),
+        None => to_py_err(error),
+    }
+}
+
 /// Converts a protocol error code returned by a server into its exception.
 pub fn from_code(code: &str, context: &str) -> PyErr {
     match ErrorKind::from_code(code) {
@@ -101,8 +122,12 @@ fn describe(error: &Error) -> String {
     let mut message = error.message().to_owned();
     let mut source = std::error::Error::source(error);
     while let Some(cause) = source {
-        message.push_str(": ");
-        message.push_str(&cause.to_string());
+        // Core messages often quote their direct cause already.
+        let cause_text = cause.to_string();
+        if !message.contains(&cause_text) {
+            message.push_str(": ");
+            message.push_str(&cause_text);
+        }
         source = cause.source();
     }
     message

@@ -101,6 +101,13 @@ pub struct PerProcess<T> {
 }
 
 impl<T: Clone> PerProcess<T> {
+    /// Creates an empty slot, filled on first use.
+    pub fn empty() -> Self {
+        Self {
+            slot: Mutex::new(None),
+        }
+    }
+
     /// Creates a slot holding `value` for the current process.
     pub fn with_value(value: T) -> Self {
         Self {

@@ -102,14 +102,48 @@ def test_forked_child_runs_ocr(letter_png: Path) -> None:
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
-def test_fork_after_engine_raises(letter_png: Path) -> None:
+def test_engine_created_before_fork_works(letter_png: Path, tmp_path: Path) -> None:
+    db_path = tmp_path / "cache.db"
+    result = run_script(
+        FORK_PRELUDE
+        + f"""
+    engine = docsnap.Engine(db_path={str(db_path)!r})
+    children = []
+    for _ in range(2):
+        pid = os.fork()
+        if pid == 0:
+            try:
+                doc = engine.process_document({str(letter_png)!r})
+                os._exit(0 if doc["title"] else 3)
+            except BaseException as error:
+                print("child failed:", repr(error), flush=True)
+                os._exit(4)
+        children.append(pid)
+    codes = [wait(pid) for pid in children]
+    assert codes == [0, 0], codes
+    engine.process_document({str(letter_png)!r})
+    print("parent info:", engine.cache_info())
+    """
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    # The parent finds what its children stored, so it needs no OCR.
+    assert "'entries': 1, 'hits': 1, 'misses': 0" in result.stdout, result.stdout
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_fork_after_ocr_raises(letter_png: Path) -> None:
     result = run_script(
         FORK_PRELUDE
         + f"""
     engine = docsnap.Engine()
+    engine.ocr({str(letter_png)!r})
     pid = os.fork()
     if pid == 0:
-        for attempt in (lambda: engine.ocr({str(letter_png)!r}), docsnap.Engine):
+        attempts = (
+            lambda: engine.ocr({str(letter_png)!r}),
+            lambda: docsnap.Engine().ocr({str(letter_png)!r}),
+        )
+        for attempt in attempts:
             try:
                 attempt()
                 os._exit(3)
