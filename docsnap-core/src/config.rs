@@ -13,6 +13,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, ErrorKind, Result};
+use crate::llm::{DEFAULT_MAX_PROMPT_CHARS, MIN_MAX_PROMPT_CHARS};
 
 /// The environment variable that contains the language model's API key.
 ///
@@ -180,6 +181,13 @@ pub struct LlmConfig {
     pub base_url: Option<String>,
     /// Model name. Default the preset's model.
     pub model: Option<String>,
+    /// The maximum length of the user prompt, in characters. Longer prompts
+    /// lose file library entries, then OCR text from the last page backwards.
+    /// Default 96,000, sized for the 128k-token window of `glm-4-plus` and
+    /// `gpt-4o-mini` (see [`DEFAULT_MAX_PROMPT_CHARS`]). Lower it for a model
+    /// with a smaller window. At least 1,000. Environment:
+    /// `DOCSNAP_LLM_MAX_PROMPT_CHARS`.
+    pub max_prompt_chars: Option<usize>,
     /// API key, from the environment only.
     #[serde(skip)]
     pub api_key: Option<Secret>,
@@ -191,6 +199,7 @@ impl fmt::Debug for LlmConfig {
             .field("preset", &self.preset)
             .field("base_url", &self.base_url)
             .field("model", &self.model)
+            .field("max_prompt_chars", &self.max_prompt_chars)
             .field("api_key", &self.api_key.as_ref().map(|_| "<set>"))
             .finish()
     }
@@ -257,6 +266,11 @@ pub struct LlmEndpoint {
     pub base_url: String,
     /// Model name.
     pub model: String,
+    /// The maximum length of the user prompt, in characters.
+    ///
+    /// NOTE: `Engine::from_config` does not copy this into `OpenAiConfig`
+    /// yet, so an engine built from a `Config` still uses the default.
+    pub max_prompt_chars: usize,
     /// API key, if any.
     pub api_key: Option<Secret>,
 }
@@ -267,6 +281,7 @@ impl fmt::Debug for LlmEndpoint {
             .field("preset", &self.preset)
             .field("base_url", &self.base_url)
             .field("model", &self.model)
+            .field("max_prompt_chars", &self.max_prompt_chars)
             .field("api_key", &self.api_key.as_ref().map(|_| "<set>"))
             .finish()
     }
@@ -301,6 +316,7 @@ impl LlmConfig {
             preset,
             base_url,
             model,
+            max_prompt_chars: self.max_prompt_chars.unwrap_or(DEFAULT_MAX_PROMPT_CHARS),
             api_key: self.api_key.clone(),
         })
     }
@@ -450,6 +466,11 @@ impl Config {
             "LLM_PRESET" => self.llm.preset = non_empty(value).map(str::parse).transpose()?,
             "LLM_BASE_URL" => self.llm.base_url = non_empty(value).map(str::to_owned),
             "LLM_MODEL" => self.llm.model = non_empty(value).map(str::to_owned),
+            "LLM_MAX_PROMPT_CHARS" => {
+                self.llm.max_prompt_chars = non_empty(value)
+                    .map(|value| parse_env(name, value))
+                    .transpose()?
+            }
             "LLM_API_KEY" => self.llm.api_key = non_empty(value).map(Secret::new),
             "WORKERS" => self.service.workers = parse_env(name, value)?,
             "RETENTION" => self.service.retention = parse_env_duration(name, value)?,
@@ -491,6 +512,15 @@ impl Config {
             return Err(invalid(
                 "LLM preset \"openai-compatible\" needs a base URL: set llm.base_url (DOCSNAP_LLM_BASE_URL or --llm-base-url)",
             ));
+        }
+        if let Some(max_chars) = self.llm.max_prompt_chars
+            && max_chars < MIN_MAX_PROMPT_CHARS
+        {
+            return Err(invalid(format!(
+                "invalid llm.max_prompt_chars {max_chars}: the prompt budget must be at least \
+                 {MIN_MAX_PROMPT_CHARS} characters; raise it, or leave it unset for the default \
+                 {DEFAULT_MAX_PROMPT_CHARS}"
+            )));
         }
         if self.service.max_pages == 0 {
             return Err(invalid(
@@ -739,6 +769,64 @@ mod tests {
         let endpoint = config.llm.endpoint().unwrap();
         assert_eq!(endpoint.preset, LlmPreset::OpenaiCompatible);
         assert!(endpoint.api_key.is_none());
+    }
+
+    #[test]
+    fn llm_prompt_budget_from_toml_and_env() {
+        let mut config = Config::from_toml(
+            "[llm]\npreset = \"openai-compatible\"\nbase_url = \"http://127.0.0.1:11434/v1\"\nmax_prompt_chars = 12000",
+        )
+        .unwrap();
+        assert_eq!(config.llm.max_prompt_chars, Some(12_000));
+        assert_eq!(config.llm.endpoint().unwrap().max_prompt_chars, 12_000);
+
+        config
+            .apply_env([("DOCSNAP_LLM_MAX_PROMPT_CHARS", "20000")])
+            .unwrap();
+        assert_eq!(config.llm.endpoint().unwrap().max_prompt_chars, 20_000);
+
+        config
+            .apply_env([("DOCSNAP_LLM_MAX_PROMPT_CHARS", "")])
+            .unwrap();
+        assert_eq!(
+            config.llm.endpoint().unwrap().max_prompt_chars,
+            DEFAULT_MAX_PROMPT_CHARS
+        );
+    }
+
+    #[test]
+    fn llm_prompt_budget_rejects_bad_values() {
+        let error = Config::from_toml("[llm]\nmax_prompt_chars = 200").unwrap_err();
+        assert!(
+            error.message().contains("llm.max_prompt_chars 200"),
+            "{}",
+            error.message()
+        );
+        assert!(
+            error.message().contains("at least 1000"),
+            "{}",
+            error.message()
+        );
+
+        let mut config = Config::default();
+        let error = config
+            .apply_env([("DOCSNAP_LLM_MAX_PROMPT_CHARS", "96k")])
+            .unwrap_err();
+        assert!(
+            error
+                .message()
+                .contains("DOCSNAP_LLM_MAX_PROMPT_CHARS=\"96k\""),
+            "{}",
+            error.message()
+        );
+        let error = config
+            .apply_env([("DOCSNAP_LLM_MAX_PROMPT_CHARS", "0")])
+            .unwrap_err();
+        assert!(
+            error.message().contains("max_prompt_chars 0"),
+            "{}",
+            error.message()
+        );
     }
 
     #[test]

@@ -746,3 +746,129 @@ async fn concurrency_limit_serialises_requests() {
 async fn concurrency_limit_allows_overlap() {
     assert!(max_overlap(3).await > 1);
 }
+
+fn budget_config(server: &FakeServer, max_prompt_chars: usize) -> OpenAiConfig {
+    OpenAiConfig {
+        max_prompt_chars,
+        ..server.config()
+    }
+}
+
+/// 500 receipts with the passport `d1` among them.
+fn large_library() -> FileLibrary {
+    let mut docs: Vec<Value> = (0..500)
+        .map(|number| {
+            json!({
+                "resource_id": format!("r{number}"),
+                "title": format!("Coffee receipt {number}"),
+                "tags": ["receipt"],
+                "description": "A receipt for coffee at a cafe.",
+                "kv": {"Total": "4.50", "Shop": "Corner Cafe"}
+            })
+        })
+        .collect();
+    docs[321] = library()
+        .docs
+        .first()
+        .map(|entry| serde_json::to_value(entry).unwrap())
+        .unwrap();
+    serde_json::from_value(json!({ "docs": docs })).unwrap()
+}
+
+#[tokio::test]
+async fn long_document_is_cut_to_prompt_budget() {
+    let server = FakeServer::start(vec![content(passport_answer())], status(500, "")).await;
+    let mut document = passport_pages();
+    let clause = "The holder must keep this passport safe and report its loss at once.";
+    for index in 1..10 {
+        let mut page = pages(&[clause; 40]).remove(0);
+        page.index = index;
+        document.push(page);
+    }
+    let max_prompt_chars = 8_000;
+
+    let result = server
+        .extractor_with(budget_config(&server, max_prompt_chars))
+        .document(&document, &library())
+        .await
+        .unwrap();
+
+    assert_eq!(result.kv["Document Number"], "E12345678");
+    let requests = server.requests();
+    assert_eq!(requests.len(), 1);
+    let user = user_message(&requests[0].1);
+    assert!(
+        user.chars().count() <= max_prompt_chars,
+        "{}",
+        user.chars().count()
+    );
+    assert!(user.contains(" characters omitted ...]"), "{user}");
+    assert!(user.contains("each gap is marked"), "{user}");
+    assert!(
+        user.contains("--- page 1 ---\nPASSPORT\nName: LI WEI\n"),
+        "{user}"
+    );
+    for number in 1..=10 {
+        assert!(
+            user.contains(&format!("--- page {number} ---\n")),
+            "page {number}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn large_library_is_cut_for_fill() {
+    let answer = json!({
+        "Passport Number": {"value": "E12345678", "source": {"type": "doc", "resource_id": "d1"}}
+    });
+    let server = FakeServer::start(vec![content(answer)], status(500, "")).await;
+    let form = FormToFill {
+        title: "Visa form".to_owned(),
+        kv: [("Applicant".to_owned(), "LI WEI".to_owned())]
+            .into_iter()
+            .collect(),
+        fields: vec!["Passport Number".to_owned()],
+    };
+    let max_prompt_chars = 5_000;
+
+    let fill = server
+        .extractor_with(budget_config(&server, max_prompt_chars))
+        .fill(&form, &large_library())
+        .await
+        .unwrap();
+
+    assert_eq!(fill["Passport Number"].value, "E12345678");
+    let user = user_message(&server.requests()[0].1).to_owned();
+    assert!(
+        user.chars().count() <= max_prompt_chars,
+        "{}",
+        user.chars().count()
+    );
+    assert!(user.contains("\"resource_id\": \"d1\""), "{user}");
+    let listed = user.matches("\"resource_id\"").count();
+    assert!(listed > 1, "{listed} entries listed");
+    assert!(listed < 500, "{listed} entries listed");
+    assert!(user.contains("\"Applicant\": \"LI WEI\""), "{user}");
+}
+
+#[tokio::test]
+async fn prompt_that_cannot_fit_is_not_sent() {
+    let server = FakeServer::start(Vec::new(), status(500, "")).await;
+    let document: Vec<PageText> = (0..100)
+        .map(|index| {
+            let mut page = pages(&["text"]).remove(0);
+            page.index = index;
+            page
+        })
+        .collect();
+
+    let error = server
+        .extractor_with(budget_config(&server, 1_000))
+        .document(&document, &library())
+        .await
+        .unwrap_err();
+
+    assert_eq!(error.kind(), ErrorKind::DocPromptConstructionFailed);
+    assert!(error.message().contains("prompt budget of 1000"), "{error}");
+    assert!(server.requests().is_empty());
+}

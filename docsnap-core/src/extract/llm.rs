@@ -1,8 +1,10 @@
 //! The LLM extractor: builds a prompt, sends it to a language model, reads
 //! and repairs the JSON of the completion and validates it like every other extractor's output.
 
+mod budget;
 mod parse;
 mod prompts;
+mod relevance;
 
 use std::sync::Arc;
 
@@ -11,6 +13,8 @@ use serde_json::Value;
 
 pub use parse::parse_model_json;
 pub use prompts::{FILE_LIBRARY_BLOCK, FORM_BLOCK, OCR_TEXT_BLOCK};
+
+use prompts::PromptError;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::extract::Extractor;
@@ -24,6 +28,10 @@ use crate::types::{DocumentResult, FileLibrary, FillResult, FormResult, FormToFi
 const MAX_ANSWERS: usize = 2;
 
 /// An [`Extractor`] that asks a language model.
+///
+/// Prompts longer than the model's [`LanguageModel::max_prompt_chars`] are
+/// shortened: file library entries least related to the text go first, then
+/// OCR text from the last page backwards.
 #[derive(Debug, Clone)]
 pub struct LlmExtractor {
     model: Arc<dyn LanguageModel>,
@@ -92,6 +100,7 @@ impl Extractor for LlmExtractor {
             "document",
             pages,
             library,
+            self.model.max_prompt_chars(),
             ErrorKind::DocPromptConstructionFailed,
         )?;
         self.ask(prompts::document_system_prompt(), user, |value| {
@@ -105,6 +114,7 @@ impl Extractor for LlmExtractor {
             "form",
             pages,
             library,
+            self.model.max_prompt_chars(),
             ErrorKind::FormPromptConstructionFailed,
         )?;
         self.ask(prompts::form_system_prompt(), user, |value| {
@@ -118,13 +128,10 @@ impl Extractor for LlmExtractor {
             tracing::debug!("nothing to fill: the form has no fields or the file library is empty");
             return Ok(FillResult::new());
         }
-        let user = prompts::fill_user_prompt(form, library).map_err(|error| {
-            Error::new(
-                ErrorKind::FillPromptConstructionFailed,
-                "the form or the file library could not be written into the fill prompt",
-            )
-            .with_source(error)
-        })?;
+        let user = prompts::fill_user_prompt(form, library, self.model.max_prompt_chars())
+            .map_err(|error| {
+                prompt_error(ErrorKind::FillPromptConstructionFailed, "fill", error)
+            })?;
         self.ask(prompts::fill_system_prompt(), user, |value| {
             validate_fill(value, form, library)
         })
@@ -143,10 +150,19 @@ fn message(role: &str, content: String) -> ChatMessage {
     }
 }
 
+fn prompt_error(kind: ErrorKind, task: &str, error: PromptError) -> Error {
+    let message = format!("the {task} prompt could not be built: {error}");
+    match error {
+        PromptError::Json(source) => Error::new(kind, message).with_source(source),
+        PromptError::OverBudget { .. } => Error::new(kind, message),
+    }
+}
+
 fn extraction_prompt(
     task: &str,
     pages: &[PageText],
     library: &FileLibrary,
+    max_prompt_chars: usize,
     kind: ErrorKind,
 ) -> Result<String> {
     if pages
@@ -162,11 +178,6 @@ fn extraction_prompt(
             ),
         ));
     }
-    prompts::extraction_user_prompt(task, pages, library).map_err(|error| {
-        Error::new(
-            kind,
-            format!("the file library could not be written into the {task} prompt"),
-        )
-        .with_source(error)
-    })
+    prompts::extraction_user_prompt(task, pages, library, max_prompt_chars)
+        .map_err(|error| prompt_error(kind, task, error))
 }

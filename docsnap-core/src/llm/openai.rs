@@ -12,7 +12,9 @@ use serde_json::{Map, Value, json};
 use tokio::sync::Semaphore;
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::llm::{CompletionRequest, LanguageModel};
+use crate::llm::{
+    CompletionRequest, DEFAULT_MAX_PROMPT_CHARS, LanguageModel, MIN_MAX_PROMPT_CHARS,
+};
 
 /// Settings of an [`OpenAiCompatible`] client.
 #[derive(Clone)]
@@ -46,6 +48,12 @@ pub struct OpenAiConfig {
     pub max_backoff: Duration,
     /// The maximum number of requests this client has in flight at once. Default 4.
     pub max_concurrency: usize,
+    /// The maximum length of the user prompt the LLM extractor sends, in
+    /// characters; longer prompts are shortened. Default
+    /// [`DEFAULT_MAX_PROMPT_CHARS`] (96,000), sized for a 128k-token window.
+    /// Lower it for a model with a smaller window, such as a local server
+    /// running with a 4k or 8k context. At least [`MIN_MAX_PROMPT_CHARS`].
+    pub max_prompt_chars: usize,
     /// Fields merged into every request body last, so they override the
     /// fields above (for example `max_tokens` or a provider's switches).
     pub extra_body: Map<String, Value>,
@@ -65,6 +73,7 @@ impl Default for OpenAiConfig {
             initial_backoff: Duration::from_secs(1),
             max_backoff: Duration::from_secs(30),
             max_concurrency: 4,
+            max_prompt_chars: DEFAULT_MAX_PROMPT_CHARS,
             extra_body: Map::new(),
         }
     }
@@ -118,6 +127,7 @@ impl fmt::Debug for OpenAiConfig {
             .field("initial_backoff", &self.initial_backoff)
             .field("max_backoff", &self.max_backoff)
             .field("max_concurrency", &self.max_concurrency)
+            .field("max_prompt_chars", &self.max_prompt_chars)
             .field(
                 "extra_body_keys",
                 &self.extra_body.keys().collect::<Vec<_>>(),
@@ -139,8 +149,8 @@ pub struct OpenAiCompatible {
 }
 
 impl OpenAiCompatible {
-    /// Creates a client; `InvalidConfig` if the URL, model, key or
-    /// concurrency is unusable.
+    /// Creates a client; `InvalidConfig` if the URL, model, key,
+    /// concurrency or prompt budget is unusable.
     pub fn new(config: OpenAiConfig) -> Result<Self> {
         let endpoint = endpoint_url(&config.base_url)?;
         let shown_endpoint = shown_url(&endpoint);
@@ -154,6 +164,13 @@ impl OpenAiCompatible {
             return Err(invalid_config(
                 "the language model concurrency is 0; set it to 1 or more",
             ));
+        }
+        if config.max_prompt_chars < MIN_MAX_PROMPT_CHARS {
+            return Err(invalid_config(&format!(
+                "the language model prompt budget of {} characters is too small; \
+                 set max_prompt_chars to at least {MIN_MAX_PROMPT_CHARS}",
+                config.max_prompt_chars
+            )));
         }
 
         let authorization = match &config.api_key {
@@ -335,6 +352,10 @@ impl LanguageModel for OpenAiCompatible {
     fn name(&self) -> &str {
         &self.config.model
     }
+
+    fn max_prompt_chars(&self) -> usize {
+        self.config.max_prompt_chars
+    }
 }
 
 impl fmt::Debug for OpenAiCompatible {
@@ -499,6 +520,10 @@ mod tests {
                 max_concurrency: 0,
                 ..OpenAiConfig::default()
             },
+            OpenAiConfig {
+                max_prompt_chars: MIN_MAX_PROMPT_CHARS - 1,
+                ..OpenAiConfig::default()
+            },
             OpenAiConfig::openai("line\nbreak"),
         ];
         for config in cases {
@@ -506,6 +531,28 @@ mod tests {
             assert_eq!(error.kind(), ErrorKind::InvalidConfig);
             assert!(!error.to_string().contains("line\nbreak"));
         }
+    }
+
+    #[test]
+    fn prompt_budget_comes_from_config() {
+        assert_eq!(
+            OpenAiConfig::zhipu("key").max_prompt_chars,
+            DEFAULT_MAX_PROMPT_CHARS
+        );
+        let config = OpenAiConfig {
+            max_prompt_chars: 6_000,
+            ..OpenAiConfig::default()
+        };
+        let client = OpenAiCompatible::new(config).unwrap();
+        assert_eq!(client.max_prompt_chars(), 6_000);
+
+        let error = OpenAiCompatible::new(OpenAiConfig {
+            max_prompt_chars: 10,
+            ..OpenAiConfig::default()
+        })
+        .unwrap_err();
+        assert!(error.message().contains("10 characters"), "{error}");
+        assert!(error.message().contains("at least 1000"), "{error}");
     }
 
     #[test]
