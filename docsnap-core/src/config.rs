@@ -267,9 +267,6 @@ pub struct LlmEndpoint {
     /// Model name.
     pub model: String,
     /// The maximum length of the user prompt, in characters.
-    ///
-    /// NOTE: `Engine::from_config` does not copy this into `OpenAiConfig`
-    /// yet, so an engine built from a `Config` still uses the default.
     pub max_prompt_chars: usize,
     /// API key, if any.
     pub api_key: Option<Secret>,

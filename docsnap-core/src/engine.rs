@@ -386,6 +386,7 @@ fn build_llm_extractor(endpoint: &LlmEndpoint) -> Result<Arc<dyn Extractor>> {
     };
     llm_config.base_url = endpoint.base_url.clone();
     llm_config.model = endpoint.model.clone();
+    llm_config.max_prompt_chars = endpoint.max_prompt_chars;
 
     let model = OpenAiCompatible::new(llm_config)?;
     Ok(Arc::new(LlmExtractor::new(Arc::new(model))))

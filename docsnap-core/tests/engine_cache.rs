@@ -222,3 +222,22 @@ async fn broken_cache_never_fails_call() {
         "with no working cache every call runs OCR"
     );
 }
+
+#[test]
+fn llm_settings_enter_cache_identity() {
+    let identity = |toml: &str| {
+        let config = docsnap_core::config::Config::from_toml(toml).unwrap();
+        Engine::from_config(&config)
+            .unwrap()
+            .extractor()
+            .cache_identity()
+    };
+    let local = "[llm]\nbase_url = \"http://127.0.0.1:9/v1\"\nmodel = \"llama3\"\n";
+    let other_server = "[llm]\nbase_url = \"http://127.0.0.1:10/v1\"\nmodel = \"llama3\"\n";
+    let smaller_budget = format!("{local}max_prompt_chars = 5000\n");
+
+    assert!(identity(&smaller_budget).contains("max_prompt_chars 5000"));
+    assert_ne!(identity(local), identity(other_server));
+    assert_ne!(identity(local), identity(&smaller_budget));
+    assert_eq!(identity(""), "rules");
+}

@@ -10,7 +10,7 @@ use docsnap_core::extract::Extractor;
 use docsnap_core::extract::llm::LlmExtractor;
 use docsnap_core::extract::provenance::{self, Provenance};
 use docsnap_core::extract::rules::RuleExtractor;
-use docsnap_core::llm::{OpenAiCompatible, OpenAiConfig};
+use docsnap_core::llm::{DEFAULT_MAX_PROMPT_CHARS, OpenAiCompatible, OpenAiConfig};
 use docsnap_core::ocr::{OcrsConfig, OcrsEngine, PageText};
 use docsnap_core::store::{CacheOptions, ResultCache};
 use docsnap_core::types::{FileLibrary, FormToFill};
@@ -41,19 +41,31 @@ pub struct OpenAICompatible {
 impl OpenAICompatible {
     /// Uses the server at `base_url` (the API root, such as
     /// `http://127.0.0.1:11434/v1`) with `model`; `timeout` is in seconds.
+    /// Prompts longer than `max_prompt_chars` characters are shortened, so
+    /// lower it for a model with a small context window.
     #[new]
-    #[pyo3(signature = (base_url, model, api_key=None, *, timeout=120.0, json_mode=true))]
+    #[pyo3(signature = (
+        base_url,
+        model,
+        api_key=None,
+        *,
+        timeout=120.0,
+        json_mode=true,
+        max_prompt_chars=DEFAULT_MAX_PROMPT_CHARS as i64,
+    ))]
     fn new(
         base_url: String,
         model: String,
         api_key: Option<String>,
         timeout: f64,
         json_mode: bool,
+        max_prompt_chars: i64,
     ) -> PyResult<Self> {
         let mut config = OpenAiConfig::openai_compatible(base_url, model);
         config.api_key = api_key;
         config.request_timeout = seconds(timeout, "timeout")?;
         config.json_mode = json_mode;
+        config.max_prompt_chars = count(max_prompt_chars, "max_prompt_chars")?;
         checked(config)
     }
 
@@ -67,6 +79,12 @@ impl OpenAICompatible {
     #[getter]
     fn model(&self) -> &str {
         &self.config.model
+    }
+
+    /// The longest user prompt sent, in characters.
+    #[getter]
+    fn max_prompt_chars(&self) -> usize {
+        self.config.max_prompt_chars
     }
 
     fn __repr__(&self) -> String {
@@ -83,13 +101,21 @@ pub struct Zhipu {
 
 #[pymethods]
 impl Zhipu {
-    /// Uses Zhipu's GLM API with `api_key`; `timeout` is in seconds.
+    /// Uses Zhipu's GLM API with `api_key`; `timeout` is in seconds, and
+    /// prompts longer than `max_prompt_chars` characters are shortened.
     #[new]
-    #[pyo3(signature = (api_key, model="glm-4-plus", *, timeout=120.0))]
-    fn new(api_key: String, model: &str, timeout: f64) -> PyResult<Self> {
+    #[pyo3(signature = (
+        api_key,
+        model="glm-4-plus",
+        *,
+        timeout=120.0,
+        max_prompt_chars=DEFAULT_MAX_PROMPT_CHARS as i64,
+    ))]
+    fn new(api_key: String, model: &str, timeout: f64, max_prompt_chars: i64) -> PyResult<Self> {
         let mut config = OpenAiConfig::zhipu(api_key);
         config.model = model.to_owned();
         config.request_timeout = seconds(timeout, "timeout")?;
+        config.max_prompt_chars = count(max_prompt_chars, "max_prompt_chars")?;
         let OpenAICompatible { config } = checked(config)?;
         Ok(Self { config })
     }
@@ -104,6 +130,12 @@ impl Zhipu {
     #[getter]
     fn model(&self) -> &str {
         &self.config.model
+    }
+
+    /// The longest user prompt sent, in characters.
+    #[getter]
+    fn max_prompt_chars(&self) -> usize {
+        self.config.max_prompt_chars
     }
 
     fn __repr__(&self) -> String {
@@ -398,6 +430,14 @@ fn llm_config(value: &Bound<'_, PyAny>) -> PyResult<OpenAiConfig> {
 fn checked(config: OpenAiConfig) -> PyResult<OpenAICompatible> {
     OpenAiCompatible::new(config.clone()).map_err(errors::to_py_err)?;
     Ok(OpenAICompatible { config })
+}
+
+fn count(value: i64, argument: &str) -> PyResult<usize> {
+    usize::try_from(value).map_err(|_| {
+        PyValueError::new_err(format!(
+            "argument '{argument}' must be a positive number, got {value}"
+        ))
+    })
 }
 
 fn seconds(value: f64, argument: &str) -> PyResult<Duration> {

@@ -58,3 +58,32 @@ def test_async_document_through_fake_llm(fake_chat: Any, letter_png: Path) -> No
 
     assert doc["title"] == "Library Card Application"
     assert "authorization" not in server.requests[0][0]
+
+
+def test_long_prompt_fits_budget(fake_chat: Any, letter_png: Path) -> None:
+    server = fake_chat(lambda request: DOCUMENT_ANSWER)
+    settings = docsnap.OpenAICompatible(
+        base_url=server.base_url, model="fake-model", max_prompt_chars=2_000
+    )
+    library = {
+        "docs": [
+            {"resource_id": f"doc-{n}", "title": f"Receipt {n}", "kv": {"Total": f"{n}.00 GBP"}}
+            for n in range(300)
+        ]
+    }
+
+    doc = docsnap.Engine(llm=settings).process_document([letter_png, letter_png], library)
+
+    assert doc["title"] == "Library Card Application"
+    assert settings.max_prompt_chars == 2_000
+    _, body = server.requests[0]
+    user_prompt = next(m["content"] for m in body["messages"] if m["role"] == "user")
+    assert len(user_prompt) <= 2_000
+    assert "--- page 2 ---" in user_prompt
+
+
+def test_tiny_prompt_budget_is_rejected() -> None:
+    with pytest.raises(docsnap.InvalidConfig, match="max_prompt_chars"):
+        docsnap.Zhipu(api_key="key", max_prompt_chars=10)
+    with pytest.raises(ValueError, match="max_prompt_chars"):
+        docsnap.OpenAICompatible(base_url="http://127.0.0.1:9/v1", model="m", max_prompt_chars=-1)

@@ -138,6 +138,14 @@ impl Extractor for LlmExtractor {
         .await
     }
 
+    fn cache_identity(&self) -> String {
+        format!(
+            "llm {}, max_prompt_chars {}",
+            self.model.cache_identity(),
+            self.model.max_prompt_chars()
+        )
+    }
+
     fn name(&self) -> &str {
         &self.name
     }

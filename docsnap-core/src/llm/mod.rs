@@ -61,4 +61,11 @@ pub trait LanguageModel: Send + Sync + std::fmt::Debug {
     fn max_prompt_chars(&self) -> usize {
         DEFAULT_MAX_PROMPT_CHARS
     }
+
+    /// Returns what sets this model's completions apart in a result cache,
+    /// such as its name and the server it runs on. Defaults to
+    /// [`LanguageModel::name`].
+    fn cache_identity(&self) -> String {
+        self.name().to_owned()
+    }
 }

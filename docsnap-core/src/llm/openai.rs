@@ -356,6 +356,18 @@ impl LanguageModel for OpenAiCompatible {
     fn max_prompt_chars(&self) -> usize {
         self.config.max_prompt_chars
     }
+
+    fn cache_identity(&self) -> String {
+        let config = &self.config;
+        format!(
+            "{} at {}, temperature {}, json_mode {}, extra_body {}",
+            config.model,
+            config.base_url,
+            config.temperature,
+            config.json_mode,
+            Value::Object(config.extra_body.clone())
+        )
+    }
 }
 
 impl fmt::Debug for OpenAiCompatible {

@@ -128,23 +128,33 @@ class OpenAICompatible:
         *,
         timeout: float = 120.0,
         json_mode: bool = True,
+        max_prompt_chars: int = ...,
     ) -> OpenAICompatible: ...
     @property
     def base_url(self) -> str: ...
     @property
     def model(self) -> str: ...
+    @property
+    def max_prompt_chars(self) -> int: ...
 
 @final
 class Zhipu:
     """Settings of Zhipu's GLM API."""
 
     def __new__(
-        cls, api_key: str, model: str = "glm-4-plus", *, timeout: float = 120.0
+        cls,
+        api_key: str,
+        model: str = "glm-4-plus",
+        *,
+        timeout: float = 120.0,
+        max_prompt_chars: int = ...,
     ) -> Zhipu: ...
     @property
     def base_url(self) -> str: ...
     @property
     def model(self) -> str: ...
+    @property
+    def max_prompt_chars(self) -> int: ...
 
 @disjoint_base
 class Engine:
