@@ -68,6 +68,13 @@ impl fmt::Debug for RemoteOcrConfig {
 
 const MAX_RETRY_BACKOFF: Duration = Duration::from_secs(10);
 
+/// Time an idle connection stays open for the next page. It is shorter than
+/// docsnap-server's default header read timeout (30 s), after which an OCR
+/// server closes idle connections, so the client drops an idle connection
+/// first. Against a server with a shorter timeout, a page sent as the server
+/// closes the connection fails with a transient error and is retried.
+const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(20);
+
 /// The `{base}/ocr` URL of one OCR server and the HTTP client that calls it.
 #[derive(Clone)]
 struct Endpoint {
@@ -94,6 +101,7 @@ impl Endpoint {
         let client = reqwest::Client::builder()
             .connect_timeout(config.connect_timeout)
             .timeout(config.request_timeout)
+            .pool_idle_timeout(POOL_IDLE_TIMEOUT)
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|err| {
