@@ -144,6 +144,11 @@ pub struct OcrConfig {
     /// Base URLs of remote OCR servers (`docsnap-server --role ocr`), used
     /// in turn when `engine` is `remote`. Default none.
     pub remote_urls: Vec<String>,
+    /// Bearer token sent to the remote OCR servers, which they require when
+    /// started with a `bearer_token`. Default none. Environment:
+    /// `DOCSNAP_OCR_REMOTE_TOKEN`.
+    #[serde(skip_serializing)]
+    pub remote_token: Option<Secret>,
     /// ocrs text detection model (`.rten`); default the bundled model.
     pub detection_model: Option<PathBuf>,
     /// ocrs text recognition model (`.rten`); default the bundled model.
@@ -157,6 +162,7 @@ impl Default for OcrConfig {
         Self {
             engine: OcrEngineKind::Ocrs,
             remote_urls: Vec::new(),
+            remote_token: None,
             detection_model: None,
             recognition_model: None,
             max_concurrent_pages: 2,
@@ -449,6 +455,7 @@ impl Config {
             }
             "OCR_ENGINE" => self.ocr.engine = parse_enum(name, value)?,
             "OCR_REMOTE_URLS" => self.ocr.remote_urls = parse_list(value),
+            "OCR_REMOTE_TOKEN" => self.ocr.remote_token = non_empty(value).map(Secret::new),
             "OCR_DETECTION_MODEL" => self.ocr.detection_model = non_empty(value).map(PathBuf::from),
             "OCR_RECOGNITION_MODEL" => {
                 self.ocr.recognition_model = non_empty(value).map(PathBuf::from)
@@ -497,6 +504,9 @@ impl Config {
                 "invalid ocr.max_concurrent_pages 0: it must be at least 1",
             ));
         }
+        if let Some(token) = &self.ocr.remote_token {
+            validate_token(token)?;
+        }
         if self.ocr.engine == OcrEngineKind::Remote && self.ocr.remote_urls.is_empty() {
             return Err(invalid(
                 "OCR engine \"remote\" needs at least one URL in ocr.remote_urls (DOCSNAP_OCR_REMOTE_URLS)",
@@ -541,6 +551,24 @@ impl Config {
 /// minutes no longer protects against clients that stall.
 const HEADER_READ_TIMEOUT_RANGE: std::ops::RangeInclusive<Duration> =
     Duration::from_secs(1)..=Duration::from_secs(10 * 60);
+
+/// Checks that `ocr.remote_token` fits in an `Authorization` header. The
+/// error names the setting but never the token.
+fn validate_token(token: &Secret) -> Result<()> {
+    let value = token.expose();
+    if value.is_empty() {
+        return Err(invalid(
+            "invalid ocr.remote_token: it is empty; set the token the OCR servers require, or remove the setting",
+        ));
+    }
+    if !value.bytes().all(|byte| byte.is_ascii_graphic()) {
+        return Err(invalid(
+            "invalid ocr.remote_token: it contains a space, a control character or a non-ASCII character; \
+             use printable ASCII only, such as the output of `openssl rand -hex 32`",
+        ));
+    }
+    Ok(())
+}
 
 /// Parses a duration written as seconds (`"90"`) or humanely (`"90s"`, `"10m"`, `"1h 30m"`).
 pub fn parse_duration(text: &str) -> Result<Duration> {
@@ -820,6 +848,38 @@ mod tests {
             config
                 .apply_env([("DOCSNAP_HEADER_READ_TIMEOUT", value)])
                 .unwrap();
+        }
+    }
+
+    #[test]
+    fn remote_token_from_env_stays_out_of_debug() {
+        let mut config = Config::default();
+        config
+            .apply_env([("DOCSNAP_OCR_REMOTE_TOKEN", " ocr-token-7f3a ")])
+            .unwrap();
+
+        let token = config.ocr.remote_token.as_ref().unwrap();
+        assert_eq!(token.expose(), "ocr-token-7f3a");
+        assert!(!format!("{config:?}").contains("ocr-token-7f3a"));
+    }
+
+    #[test]
+    fn remote_token_from_toml() {
+        let config = Config::from_toml("[ocr]\nremote_token = \"ocr-token-7f3a\"").unwrap();
+        let token = config.ocr.remote_token.as_ref().map(Secret::expose);
+        assert_eq!(token, Some("ocr-token-7f3a"));
+    }
+
+    #[test]
+    fn remote_token_invalid_is_rejected() {
+        for token in ["ocr token", "ocr-tökén", ""] {
+            let text = format!("[ocr]\nremote_token = {token:?}");
+            let error = Config::from_toml(&text).unwrap_err();
+            let message = error.message();
+            assert!(message.contains("ocr.remote_token"), "{message}");
+            if !token.is_empty() {
+                assert!(!message.contains(token), "{message}");
+            }
         }
     }
 

@@ -11,8 +11,9 @@ use docsnap_core::config::{Config, LlmPreset, LogFormat, OcrEngineKind, Role, pa
 /// Settings are layered: built-in defaults, then the TOML file given with
 /// --config, then DOCSNAP_* environment variables, then these flags. Secrets
 /// have no flags: the language model API key is read only from
-/// DOCSNAP_LLM_API_KEY, and the bearer token that /process, /clear and /ocr
-/// then require from DOCSNAP_BEARER_TOKEN or the TOML file.
+/// DOCSNAP_LLM_API_KEY. The bearer token that /process, /clear and /ocr then
+/// require comes from DOCSNAP_BEARER_TOKEN or the TOML file, and the token sent
+/// to remote OCR servers from DOCSNAP_OCR_REMOTE_TOKEN or the TOML file.
 #[derive(Debug, Parser)]
 #[command(name = "docsnap-server", version, max_term_width = 100)]
 pub struct Cli {
