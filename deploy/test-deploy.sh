@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs the single-machine deployment on loopback and tests it end to end:
 # nginx (deploy/nginx/docsnap.conf) terminates TLS in front of one `api`
-# server that sends OCR to two `ocr` servers. Real tasks go through nginx
-# while the OCR servers are killed and restarted one by one.
+# server that sends OCR to two `ocr` servers, which require a bearer token
+# that the api sends. Real tasks go through nginx while the OCR servers are
+# killed and restarted one by one.
 #
 # Usage: deploy/test-deploy.sh
 # Env:   DOCSNAP_SERVER_BIN  server binary to test; by default cargo builds
@@ -24,6 +25,7 @@ pids=()
 declare -A task_pids=() task_expected=()
 nginx_pid_file=""
 work=""
+ocr_token=""
 
 pass() { passed=$((passed + 1)); echo "PASS: $1"; }
 fail() { failed=$((failed + 1)); echo "FAIL: $1"; }
@@ -265,11 +267,14 @@ main() {
     work="$(mktemp -d "${TMPDIR:-/tmp}/docsnap-deploy.XXXXXX")"
     page="$(page_image)"
 
-    start_server ocr-a 127.0.0.1:0 --role ocr
+    # The token the OCR servers require and the api sends, as in the
+    # deployment files.
+    ocr_token="$("$python" -c 'import secrets; print(secrets.token_hex(32))')"
+    DOCSNAP_BEARER_TOKEN="$ocr_token" start_server ocr-a 127.0.0.1:0 --role ocr
     local ocr_a_pid=$started_pid ocr_a_port=$started_port
-    start_server ocr-b 127.0.0.1:0 --role ocr
+    DOCSNAP_BEARER_TOKEN="$ocr_token" start_server ocr-b 127.0.0.1:0 --role ocr
     local ocr_b_pid=$started_pid ocr_b_port=$started_port
-    start_server api 127.0.0.1:0 --role api --ocr-engine remote \
+    DOCSNAP_OCR_REMOTE_TOKEN="$ocr_token" start_server api 127.0.0.1:0 --role api --ocr-engine remote \
         --rate-limit-client-ip-header x-real-ip \
         --ocr-remote-url "http://127.0.0.1:$ocr_a_port" \
         --ocr-remote-url "http://127.0.0.1:$ocr_b_port" \
@@ -295,6 +300,7 @@ main() {
 
     check_edge "$https" "${tls[@]}"
     check_client_ip "$https" "${tls[@]}"
+    check_ocr_token "$ocr_a_port"
 
     run_task first completed "task with both OCR servers up"
 
@@ -325,10 +331,11 @@ main() {
     fi
     run_task no-ocr OCR_FAILURE "task with no OCR server left"
 
-    start_server ocr-a "127.0.0.1:$ocr_a_port" --role ocr
+    DOCSNAP_BEARER_TOKEN="$ocr_token" start_server ocr-a "127.0.0.1:$ocr_a_port" --role ocr
     run_task restarted completed "task after ocr-a restarted"
 
     check_access_log
+    check_token_not_logged
 }
 
 wait_for_nginx() {
@@ -425,6 +432,33 @@ check_client_ip() {
         pass "another client IP is still served"
     else
         fail "another client IP got HTTP $answer: $(head -c 200 "$work/other.out")"
+    fi
+}
+
+# Checks that an OCR server rejects a page without the token and reads one with it.
+# Usage: check_ocr_token PORT
+check_ocr_token() {
+    local url="http://127.0.0.1:$1/ocr" answer
+    answer="$(curl -sS -o /dev/null -w '%{http_code}' --data-binary "@$page" "$url" || true)"
+    if [[ $answer == 401 ]]; then
+        pass "OCR server rejects a page without the bearer token"
+    else
+        fail "OCR server without the bearer token: HTTP $answer, expected 401"
+    fi
+    answer="$(curl -sS -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $ocr_token" \
+        --data-binary "@$page" "$url" || true)"
+    if [[ $answer == 200 ]]; then
+        pass "OCR server reads a page sent with the bearer token"
+    else
+        fail "OCR server with the bearer token: HTTP $answer, expected 200"
+    fi
+}
+
+check_token_not_logged() {
+    if ! grep -qF "$ocr_token" "$work"/*.log; then
+        pass "no server log contains the OCR token"
+    else
+        fail "a server log contains the OCR token"
     fi
 }
 

@@ -99,7 +99,7 @@ folder = sys.argv[1]
 with open(os.path.join(folder, "kustomization.yaml")) as file:
     listed = set(yaml.safe_load(file)["resources"])
 present = {name for name in os.listdir(folder) if name.endswith(".yaml")}
-present -= {"kustomization.yaml", "llm-secret.example.yaml"}
+present -= {"kustomization.yaml", "llm-secret.example.yaml", "ocr-token-secret.example.yaml"}
 missing = listed - present
 unlisted = present - listed
 if missing or unlisted:
@@ -202,7 +202,7 @@ deployment_flags() {
 
 deployment_variables() {
     grep -ohE 'DOCSNAP_[A-Z_]+' "$repo/deploy/compose.yaml" "$repo"/deploy/k8s/*.yaml \
-        "$repo/deploy/systemd/docsnap.env.example" "$repo/Dockerfile" | sort -u
+        "$repo"/deploy/systemd/*.env.example "$repo/Dockerfile" | sort -u
 }
 
 # The Dockerfile builds with --locked, which fails when Cargo.lock is stale.

@@ -37,6 +37,11 @@ pub struct Config {
     pub api_prefix: String,
     /// Largest request body accepted, in bytes. Default 64 MiB.
     pub body_limit: u64,
+    /// Time a connection gets to send a complete request head, counted from
+    /// when it opens and again from the end of each response, so it also
+    /// closes idle keep-alive connections. Default 30 s, allowed from 1 s to 10 min.
+    #[serde(with = "duration_serde")]
+    pub header_read_timeout: Duration,
     /// Bearer token that `/process`, `/clear` and `/ocr` require when set.
     /// Default none. Environment: `DOCSNAP_BEARER_TOKEN`.
     #[serde(skip_serializing)]
@@ -67,6 +72,7 @@ impl Default for Config {
             data_dir: PathBuf::from("./docsnap-data"),
             api_prefix: "/api/v1".to_owned(),
             body_limit: 64 * 1024 * 1024,
+            header_read_timeout: Duration::from_secs(30),
             bearer_token: None,
             role: Role::All,
             enable_ocr_endpoint: false,
@@ -139,6 +145,11 @@ pub struct OcrConfig {
     /// Base URLs of remote OCR servers (`docsnap-server --role ocr`), used
     /// in turn when `engine` is `remote`. Default none.
     pub remote_urls: Vec<String>,
+    /// Bearer token sent to the remote OCR servers, which they require when
+    /// started with a `bearer_token`. Default none. Environment:
+    /// `DOCSNAP_OCR_REMOTE_TOKEN`.
+    #[serde(skip_serializing)]
+    pub remote_token: Option<Secret>,
     /// ocrs text detection model (`.rten`); default the bundled model.
     pub detection_model: Option<PathBuf>,
     /// ocrs text recognition model (`.rten`); default the bundled model.
@@ -152,6 +163,7 @@ impl Default for OcrConfig {
         Self {
             engine: OcrEngineKind::Ocrs,
             remote_urls: Vec::new(),
+            remote_token: None,
             detection_model: None,
             recognition_model: None,
             max_concurrent_pages: 2,
@@ -443,6 +455,7 @@ impl Config {
             "DATA_DIR" => self.data_dir = PathBuf::from(value),
             "API_PREFIX" => self.api_prefix = value.to_owned(),
             "BODY_LIMIT" => self.body_limit = parse_env(name, value)?,
+            "HEADER_READ_TIMEOUT" => self.header_read_timeout = parse_env_duration(name, value)?,
             "BEARER_TOKEN" => self.bearer_token = non_empty(value).map(Secret::new),
             "ROLE" => self.role = parse_enum(name, value)?,
             "ENABLE_OCR_ENDPOINT" => self.enable_ocr_endpoint = parse_bool(name, value)?,
@@ -455,6 +468,7 @@ impl Config {
             }
             "OCR_ENGINE" => self.ocr.engine = parse_enum(name, value)?,
             "OCR_REMOTE_URLS" => self.ocr.remote_urls = parse_list(value),
+            "OCR_REMOTE_TOKEN" => self.ocr.remote_token = non_empty(value).map(Secret::new),
             "OCR_DETECTION_MODEL" => self.ocr.detection_model = non_empty(value).map(PathBuf::from),
             "OCR_RECOGNITION_MODEL" => {
                 self.ocr.recognition_model = non_empty(value).map(PathBuf::from)
@@ -495,10 +509,21 @@ impl Config {
         if self.body_limit == 0 {
             return Err(invalid("invalid body limit 0: it must be at least 1 byte"));
         }
+        if !HEADER_READ_TIMEOUT_RANGE.contains(&self.header_read_timeout) {
+            return Err(invalid(format!(
+                "invalid header_read_timeout {}: it must be between 1s and 10m; \
+                 set header_read_timeout (DOCSNAP_HEADER_READ_TIMEOUT or --header-read-timeout) \
+                 to a value such as 30s",
+                humantime::format_duration(self.header_read_timeout)
+            )));
+        }
         if self.ocr.max_concurrent_pages == 0 {
             return Err(invalid(
                 "invalid ocr.max_concurrent_pages 0: it must be at least 1",
             ));
+        }
+        if let Some(token) = &self.ocr.remote_token {
+            validate_token(token)?;
         }
         if self.ocr.engine == OcrEngineKind::Remote && self.ocr.remote_urls.is_empty() {
             return Err(invalid(
@@ -546,6 +571,30 @@ impl Config {
     pub fn serves_protocol(&self) -> bool {
         self.role != Role::Ocr
     }
+}
+
+/// Shortest and longest accepted [`Config::header_read_timeout`]. Less than a
+/// second cuts off clients on slow links, and a timeout of more than ten
+/// minutes no longer protects against clients that stall.
+const HEADER_READ_TIMEOUT_RANGE: std::ops::RangeInclusive<Duration> =
+    Duration::from_secs(1)..=Duration::from_secs(10 * 60);
+
+/// Checks that `ocr.remote_token` fits in an `Authorization` header. The
+/// error names the setting but never the token.
+fn validate_token(token: &Secret) -> Result<()> {
+    let value = token.expose();
+    if value.is_empty() {
+        return Err(invalid(
+            "invalid ocr.remote_token: it is empty; set the token the OCR servers require, or remove the setting",
+        ));
+    }
+    if !value.bytes().all(|byte| byte.is_ascii_graphic()) {
+        return Err(invalid(
+            "invalid ocr.remote_token: it contains a space, a control character or a non-ASCII character; \
+             use printable ASCII only, such as the output of `openssl rand -hex 32`",
+        ));
+    }
+    Ok(())
 }
 
 /// Parses a duration written as seconds (`"90"`) or humanely (`"90s"`, `"10m"`, `"1h 30m"`).
@@ -649,6 +698,7 @@ mod tests {
         assert_eq!(config.data_dir, PathBuf::from("./docsnap-data"));
         assert_eq!(config.api_prefix, "/api/v1");
         assert_eq!(config.body_limit, 64 * 1024 * 1024);
+        assert_eq!(config.header_read_timeout, Duration::from_secs(30));
         assert_eq!(config.service.retention, Duration::from_secs(86_400));
         assert_eq!(config.service.processing_timeout, Duration::from_secs(600));
         assert_eq!(
@@ -847,6 +897,75 @@ mod tests {
             "{}",
             error.message()
         );
+    }
+
+    #[test]
+    fn header_read_timeout_from_env() {
+        let mut config = Config::default();
+        config
+            .apply_env([("DOCSNAP_HEADER_READ_TIMEOUT", "90s")])
+            .unwrap();
+        assert_eq!(config.header_read_timeout, Duration::from_secs(90));
+    }
+
+    #[test]
+    fn header_read_timeout_out_of_range_fails() {
+        for (value, shown) in [("0", "0s"), ("500ms", "500ms"), ("2h", "2h")] {
+            let mut config = Config::default();
+            let error = config
+                .apply_env([("DOCSNAP_HEADER_READ_TIMEOUT", value)])
+                .unwrap_err();
+            let message = error.message();
+            assert_eq!(error.kind(), ErrorKind::InvalidConfig, "{message}");
+            assert!(
+                message.contains(&format!("header_read_timeout {shown}:")),
+                "{message}"
+            );
+            assert!(message.contains("between 1s and 10m"), "{message}");
+            assert!(message.contains("DOCSNAP_HEADER_READ_TIMEOUT"), "{message}");
+        }
+    }
+
+    #[test]
+    fn header_read_timeout_bounds_are_accepted() {
+        for value in ["1s", "10m"] {
+            let mut config = Config::default();
+            config
+                .apply_env([("DOCSNAP_HEADER_READ_TIMEOUT", value)])
+                .unwrap();
+        }
+    }
+
+    #[test]
+    fn remote_token_from_env_stays_out_of_debug() {
+        let mut config = Config::default();
+        config
+            .apply_env([("DOCSNAP_OCR_REMOTE_TOKEN", " ocr-token-7f3a ")])
+            .unwrap();
+
+        let token = config.ocr.remote_token.as_ref().unwrap();
+        assert_eq!(token.expose(), "ocr-token-7f3a");
+        assert!(!format!("{config:?}").contains("ocr-token-7f3a"));
+    }
+
+    #[test]
+    fn remote_token_from_toml() {
+        let config = Config::from_toml("[ocr]\nremote_token = \"ocr-token-7f3a\"").unwrap();
+        let token = config.ocr.remote_token.as_ref().map(Secret::expose);
+        assert_eq!(token, Some("ocr-token-7f3a"));
+    }
+
+    #[test]
+    fn remote_token_invalid_is_rejected() {
+        for token in ["ocr token", "ocr-tökén", ""] {
+            let text = format!("[ocr]\nremote_token = {token:?}");
+            let error = Config::from_toml(&text).unwrap_err();
+            let message = error.message();
+            assert!(message.contains("ocr.remote_token"), "{message}");
+            if !token.is_empty() {
+                assert!(!message.contains(token), "{message}");
+            }
+        }
     }
 
     #[test]

@@ -361,11 +361,18 @@ fn build_ocr(config: &OcrConfig) -> Result<Arc<dyn OcrEngine>> {
                      OCR server URL",
                 ));
             }
+            let client_config = RemoteOcrConfig {
+                bearer_token: config
+                    .remote_token
+                    .as_ref()
+                    .map(|token| token.expose().to_owned()),
+                ..RemoteOcrConfig::default()
+            };
             let clients = config
                 .remote_urls
                 .iter()
                 .map(|url| {
-                    let client = RemoteOcrClient::new(url, RemoteOcrConfig::default())?;
+                    let client = RemoteOcrClient::new(url, client_config.clone())?;
                     Ok(Arc::new(client) as Arc<dyn OcrEngine>)
                 })
                 .collect::<Result<Vec<_>>>()?;

@@ -11,8 +11,9 @@ use docsnap_core::config::{Config, LlmPreset, LogFormat, OcrEngineKind, Role, pa
 /// Settings are layered: built-in defaults, then the TOML file given with
 /// --config, then DOCSNAP_* environment variables, then these flags. Secrets
 /// have no flags: the language model API key is read only from
-/// DOCSNAP_LLM_API_KEY, and the bearer token that /process, /clear and /ocr
-/// then require from DOCSNAP_BEARER_TOKEN or the TOML file.
+/// DOCSNAP_LLM_API_KEY. The bearer token that /process, /clear and /ocr then
+/// require comes from DOCSNAP_BEARER_TOKEN or the TOML file, and the token sent
+/// to remote OCR servers from DOCSNAP_OCR_REMOTE_TOKEN or the TOML file.
 #[derive(Debug, Parser)]
 #[command(name = "docsnap-server", version, max_term_width = 100)]
 pub struct Cli {
@@ -92,6 +93,13 @@ pub struct Settings {
     /// Largest request body, in bytes [env: DOCSNAP_BODY_LIMIT] [default: 67108864 (64 MiB)].
     #[arg(long, global = true, value_name = "BYTES")]
     pub body_limit: Option<u64>,
+
+    /// Time a connection gets to send a complete request head, counted from
+    /// when it opens and from the end of each response, so idle keep-alive
+    /// connections close after it too. Seconds or with a unit, from 1s to 10m
+    /// [env: DOCSNAP_HEADER_READ_TIMEOUT] [default: 30s].
+    #[arg(long, global = true, value_name = "DURATION", value_parser = duration_arg)]
+    pub header_read_timeout: Option<std::time::Duration>,
 
     /// Endpoints to serve: all, api (no /ocr) or ocr (only /ocr and health)
     /// [env: DOCSNAP_ROLE] [default: all].
@@ -239,6 +247,7 @@ impl Settings {
         set(&mut config.data_dir, self.data_dir.clone());
         set(&mut config.api_prefix, self.api_prefix.clone());
         set(&mut config.body_limit, self.body_limit);
+        set(&mut config.header_read_timeout, self.header_read_timeout);
         set(&mut config.role, self.role.map(Role::from));
         config.enable_ocr_endpoint |= self.enable_ocr_endpoint;
 
@@ -365,6 +374,8 @@ mod tests {
             "0",
             "--processing-timeout",
             "2m",
+            "--header-read-timeout",
+            "45s",
             "--llm-preset",
             "openai-compatible",
             "--llm-base-url",
@@ -377,6 +388,7 @@ mod tests {
         assert_eq!(config.listen.to_string(), "127.0.0.1:9100");
         assert_eq!(config.service.workers, 0);
         assert_eq!(config.service.processing_timeout.as_secs(), 120);
+        assert_eq!(config.header_read_timeout.as_secs(), 45);
         assert_eq!(config.llm.preset, Some(LlmPreset::OpenaiCompatible));
         assert!(cli.command.is_none());
     }

@@ -10,6 +10,7 @@ pub mod openapi;
 pub mod ops;
 pub mod protocol;
 pub mod schema;
+pub mod server;
 
 pub use app::{AppState, router};
 pub mod cli;

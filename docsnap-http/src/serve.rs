@@ -74,13 +74,13 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
 
     let service = state.service.clone();
     let router = docsnap_http::router(&config, state);
-    axum::serve(
+    docsnap_http::server::serve(
         listener,
-        router.into_make_service_with_connect_info::<SocketAddr>(),
+        router,
+        config.header_read_timeout,
+        shutdown_signal(),
     )
-    .with_graceful_shutdown(shutdown_signal())
-    .await
-    .context("the HTTP server failed")?;
+    .await;
 
     tracing::info!(grace = ?config.shutdown_grace, "stopped accepting requests; draining tasks");
     if let Some(service) = service {

@@ -102,6 +102,7 @@ impl Server {
             .args(args)
             .env_remove("DOCSNAP_LLM_API_KEY")
             .env_remove("DOCSNAP_BEARER_TOKEN")
+            .env_remove("DOCSNAP_OCR_REMOTE_TOKEN")
             .env("RUST_LOG", filter)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

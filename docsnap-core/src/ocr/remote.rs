@@ -68,6 +68,13 @@ impl fmt::Debug for RemoteOcrConfig {
 
 const MAX_RETRY_BACKOFF: Duration = Duration::from_secs(10);
 
+/// Time an idle connection stays open for the next page. It is shorter than
+/// docsnap-server's default header read timeout (30 s), after which an OCR
+/// server closes idle connections, so the client drops an idle connection
+/// first. Against a server with a shorter timeout, a page sent as the server
+/// closes the connection fails with a transient error and is retried.
+const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(20);
+
 /// The `{base}/ocr` URL of one OCR server and the HTTP client that calls it.
 #[derive(Clone)]
 struct Endpoint {
@@ -94,6 +101,7 @@ impl Endpoint {
         let client = reqwest::Client::builder()
             .connect_timeout(config.connect_timeout)
             .timeout(config.request_timeout)
+            .pool_idle_timeout(POOL_IDLE_TIMEOUT)
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|err| {
@@ -231,17 +239,33 @@ impl Endpoint {
             || status == StatusCode::REQUEST_TIMEOUT
             || status == StatusCode::TOO_MANY_REQUESTS;
 
-        let hint = match status {
-            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => "; check the bearer token",
-            StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED => {
-                "; check that the base URL points at an OCR server"
+        let rejected_token = matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN);
+        let message = match (rejected_token, &self.config.bearer_token) {
+            (true, Some(_)) => format!(
+                "OCR service at {} rejected the bearer token with HTTP {status}; \
+                 check that the token sent (ocr.remote_token, DOCSNAP_OCR_REMOTE_TOKEN) \
+                 matches the one the OCR server requires",
+                self.url
+            ),
+            (true, None) => format!(
+                "OCR service at {} requires a bearer token and returned HTTP {status}; \
+                 set the token it requires as ocr.remote_token (DOCSNAP_OCR_REMOTE_TOKEN)",
+                self.url
+            ),
+            (false, _) => {
+                let hint = match status {
+                    StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED => {
+                        "; check that the base URL points at an OCR server"
+                    }
+                    status if status.is_redirection() => "; use the final URL as the base URL",
+                    _ => "",
+                };
+                format!("OCR service at {} returned HTTP {status}{hint}", self.url)
             }
-            status if status.is_redirection() => "; use the final URL as the base URL",
-            _ => "",
         };
 
         Failure {
-            message: format!("OCR service at {} returned HTTP {status}{hint}", self.url),
+            message,
             transient,
             source: None,
         }
@@ -320,7 +344,7 @@ fn ocr_url(base_url: &str) -> Result<Url> {
         return Err(Error::new(
             ErrorKind::InvalidConfig,
             "invalid OCR service URL: it contains credentials; \
-             remove them and set `bearer_token` instead",
+             remove them and set a bearer token (ocr.remote_token) instead",
         ));
     }
     if url.query().is_some() || url.fragment().is_some() {
@@ -461,6 +485,48 @@ mod tests {
         assert_eq!(endpoint.backoff(2), Duration::from_millis(600));
         assert_eq!(endpoint.backoff(3), Duration::from_millis(1200));
         assert_eq!(endpoint.backoff(40), MAX_RETRY_BACKOFF);
+    }
+
+    fn endpoint_with_token(token: Option<&str>) -> Endpoint {
+        let config = RemoteOcrConfig {
+            bearer_token: token.map(str::to_owned),
+            ..RemoteOcrConfig::default()
+        };
+        let Ok(endpoint) = Endpoint::new("http://127.0.0.1:1", config) else {
+            panic!("endpoint for a valid URL was rejected");
+        };
+        endpoint
+    }
+
+    /// Returns the message of the failure for `status` from a client that sends `token`.
+    fn status_message(token: Option<&str>, status: StatusCode) -> String {
+        let failure = endpoint_with_token(token).status_failure(status);
+        assert!(!failure.transient, "HTTP {status} counted as transient");
+        failure.message
+    }
+
+    #[test]
+    fn unauthorized_with_token_names_rejected_token() {
+        let message = status_message(Some("s3cret-token"), StatusCode::UNAUTHORIZED);
+
+        assert!(message.contains("rejected the bearer token"), "{message}");
+        assert!(message.contains("DOCSNAP_OCR_REMOTE_TOKEN"), "{message}");
+        assert!(!message.contains("s3cret-token"), "{message}");
+    }
+
+    #[test]
+    fn unauthorized_without_token_asks_for_one() {
+        let message = status_message(None, StatusCode::UNAUTHORIZED);
+
+        assert!(message.contains("requires a bearer token"), "{message}");
+        assert!(message.contains("DOCSNAP_OCR_REMOTE_TOKEN"), "{message}");
+    }
+
+    #[test]
+    fn not_found_hints_at_base_url() {
+        let message = status_message(Some("s3cret-token"), StatusCode::NOT_FOUND);
+
+        assert!(message.contains("check that the base URL"), "{message}");
     }
 
     #[test]
