@@ -194,6 +194,11 @@ pub struct Settings {
     /// Model name [env: DOCSNAP_LLM_MODEL] [default: the preset's].
     #[arg(long, global = true, value_name = "NAME")]
     pub llm_model: Option<String>,
+
+    /// Longest user prompt sent to the model, in characters; longer prompts
+    /// are shortened [env: DOCSNAP_LLM_MAX_PROMPT_CHARS] [default: 96000].
+    #[arg(long, global = true, value_name = "CHARS")]
+    pub llm_max_prompt_chars: Option<usize>,
 }
 
 /// `--role` values.
@@ -301,6 +306,9 @@ impl Settings {
         if let Some(model) = &self.llm_model {
             config.llm.model = Some(model.clone());
         }
+        if let Some(chars) = self.llm_max_prompt_chars {
+            config.llm.max_prompt_chars = Some(chars);
+        }
     }
 }
 
@@ -380,6 +388,8 @@ mod tests {
             "openai-compatible",
             "--llm-base-url",
             "http://127.0.0.1:11434/v1",
+            "--llm-max-prompt-chars",
+            "8000",
         ])
         .unwrap();
         let mut config = Config::default();
@@ -390,6 +400,7 @@ mod tests {
         assert_eq!(config.service.processing_timeout.as_secs(), 120);
         assert_eq!(config.header_read_timeout.as_secs(), 45);
         assert_eq!(config.llm.preset, Some(LlmPreset::OpenaiCompatible));
+        assert_eq!(config.llm.max_prompt_chars, Some(8000));
         assert!(cli.command.is_none());
     }
 
