@@ -74,6 +74,9 @@
 //!    # Ok::<(), docsnap_core::Error>(())
 //!    ```
 //!
+//! [`engine::Engine::with_cache`] keeps results in an encrypted
+//! [`store::ResultCache`], so a repeated call skips OCR and extraction.
+//!
 //! The [`service::TaskService`] wraps the engine in the DocuSnap protocol:
 //! encrypted submissions ([`envelope`]), a durable [`store`] and a worker
 //! pool. [`config::Config`] describes a whole deployment.

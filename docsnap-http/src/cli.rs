@@ -195,7 +195,7 @@ pub struct Settings {
     #[arg(long, global = true, value_name = "NAME")]
     pub llm_model: Option<String>,
 
-    /// Longest user prompt sent to the model, in characters; longer prompts
+    /// Maximum length of the user prompt sent to the model, in characters; longer prompts
     /// are shortened [env: DOCSNAP_LLM_MAX_PROMPT_CHARS] [default: 96000].
     #[arg(long, global = true, value_name = "CHARS")]
     pub llm_max_prompt_chars: Option<usize>,

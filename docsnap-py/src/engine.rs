@@ -81,7 +81,7 @@ impl OpenAICompatible {
         &self.config.model
     }
 
-    /// The longest user prompt sent, in characters.
+    /// The maximum length of the user prompt sent, in characters.
     #[getter]
     fn max_prompt_chars(&self) -> usize {
         self.config.max_prompt_chars
@@ -132,7 +132,7 @@ impl Zhipu {
         &self.config.model
     }
 
-    /// The longest user prompt sent, in characters.
+    /// The maximum length of the user prompt sent, in characters.
     #[getter]
     fn max_prompt_chars(&self) -> usize {
         self.config.max_prompt_chars
