@@ -6,7 +6,7 @@
 use std::ops::{Range, RangeInclusive};
 use std::sync::LazyLock;
 
-use chrono::{Datelike, NaiveDate, NaiveTime};
+use chrono::{Datelike, NaiveDate, NaiveTime, Timelike};
 use regex::{Captures, Regex};
 
 /// Four-digit years outside this range are not read as a date, because such
@@ -245,6 +245,17 @@ pub fn parse_date_time(
 /// Formats a date for a `kv` value: `Jan 05, 1965`.
 pub fn format_kv_date(date: NaiveDate) -> String {
     date.format("%b %d, %Y").to_string()
+}
+
+/// Formats a date and time for a `kv` value: `Jan 05, 1965 08:26`, with
+/// seconds only when they are not zero.
+pub fn format_kv_date_time(date: NaiveDate, time: NaiveTime) -> String {
+    let time = if time.second() == 0 {
+        time.format("%H:%M")
+    } else {
+        time.format("%H:%M:%S")
+    };
+    format!("{} {time}", format_kv_date(date))
 }
 
 /// Formats a date for a fill value: `1965-01-05`.
@@ -954,5 +965,14 @@ mod tests {
         }
         // A plain date parse keeps the time from being dropped unnoticed.
         assert_eq!(parse_date("29/06/2018 20:49", DAY_FIRST), None);
+    }
+
+    #[test]
+    fn date_time_format() {
+        let date = ymd(2018, 6, 29);
+        let time = NaiveTime::from_hms_opt(8, 26, 57).unwrap();
+        assert_eq!(format_kv_date_time(date, time), "Jun 29, 2018 08:26:57");
+        let time = NaiveTime::from_hms_opt(20, 49, 0).unwrap();
+        assert_eq!(format_kv_date_time(date, time), "Jun 29, 2018 20:49");
     }
 }

@@ -262,10 +262,12 @@ fn label_value(label: &str, value: &str, order: DateOrder) -> String {
     normalize_value(value, order)
 }
 
-/// Normalises a printed value: a value that is a date becomes `MMM DD, YYYY`.
+/// Normalises a printed value: a value that is a date becomes `MMM DD, YYYY`,
+/// and one that is a date and a time keeps the time after it.
 pub fn normalize_value(value: &str, order: DateOrder) -> String {
     match dates::parse_date_time(value, order) {
-        Some((date, _time)) => dates::format_kv_date(date),
+        Some((date, None)) => dates::format_kv_date(date),
+        Some((date, Some(time))) => dates::format_kv_date_time(date, time),
         None => value.trim().to_string(),
     }
 }
