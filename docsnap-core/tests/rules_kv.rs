@@ -72,6 +72,21 @@ fn far_line_below_is_not_a_value() {
 }
 
 #[test]
+fn date_value_keeps_its_time() {
+    let kv = rules::extract_kv(&page(vec![
+        line("Printed: 29/06/2018 8:26:57 PM", 10.0, 10.0),
+        line("Date: 29/06/2018 8:26 PM", 10.0, 40.0),
+        line("Registered: 2018年6月29日", 10.0, 70.0),
+    ]));
+    assert_eq!(kv["Printed"], "Jun 29, 2018 20:26:57");
+    assert_eq!(
+        kv["Date"], "Jun 29, 2018",
+        "a date label keeps only the date"
+    );
+    assert_eq!(kv["Registered"], "Jun 29, 2018");
+}
+
+#[test]
 fn time_is_not_a_label() {
     let kv = rules::extract_kv(&page(vec![line("20:49:59 #01", 10.0, 10.0)]));
     assert!(kv.keys().all(|k| k != "20"), "kv: {kv:?}");

@@ -35,6 +35,15 @@ fn line(text: &str, y: f32) -> TextLine {
     }
 }
 
+fn page(lines: Vec<TextLine>) -> Vec<PageText> {
+    vec![PageText {
+        index: 0,
+        width: 1000,
+        height: 1400,
+        lines,
+    }]
+}
+
 #[test]
 fn typed_and_raw_results_agree() {
     let typed = DocumentResult {
@@ -64,6 +73,32 @@ fn typed_and_raw_results_agree() {
 }
 
 #[test]
+fn only_whole_value_dates_are_rewritten() {
+    let raw = json!({
+        "title": "Receipt",
+        "kv": {
+            "Paid": "29.06.2018",
+            "Printed": "2018-06-29 08:26",
+            "Registered": "2018年6月29日",
+            "Date of Birth": "19880309",
+            "Receipt Number": "19880309",
+            "Issued": "09/03/88",
+            "Version": "12.50.99"
+        }
+    });
+
+    let kv = validate_document(&raw, &library()).unwrap().kv;
+
+    assert_eq!(kv["Paid"], "Jun 29, 2018");
+    assert_eq!(kv["Printed"], "2018-06-29 08:26", "the time is kept");
+    assert_eq!(kv["Registered"], "Jun 29, 2018");
+    assert_eq!(kv["Date of Birth"], "Mar 09, 1988");
+    assert_eq!(kv["Receipt Number"], "19880309");
+    assert_eq!(kv["Issued"], "09/03/88", "the century of 88 is not guessed");
+    assert_eq!(kv["Version"], "12.50.99");
+}
+
+#[test]
 fn typed_form_gets_form_type_and_disjoint_fields() {
     let typed = FormResult {
         title: "Tenancy Application".to_owned(),
@@ -90,16 +125,11 @@ fn typed_form_gets_form_type_and_disjoint_fields() {
 
 #[test]
 fn provenance_follows_validation() {
-    let pages = vec![PageText {
-        index: 0,
-        width: 1000,
-        height: 1400,
-        lines: vec![
-            line("DRIVING LICENCE", 50.0),
-            line("4d. DL-4471-X", 120.0),
-            line("3. 09.03.1988 London", 160.0),
-        ],
-    }];
+    let pages = page(vec![
+        line("DRIVING LICENCE", 50.0),
+        line("4d. DL-4471-X", 120.0),
+        line("3. 09.03.1988 London", 160.0),
+    ]);
     let raw = json!({
         "title": "Driving licence",
         "kv": {"Licence Number": "DL-4471-X", "Date of Birth (Full)": "1988-03-09"}
@@ -116,6 +146,31 @@ fn provenance_follows_validation() {
     assert_eq!(
         provenance.values["Date of Birth (Full)"].line_text,
         "3. 09.03.1988 London"
+    );
+}
+
+#[test]
+fn provenance_finds_dates_without_spaces() {
+    let pages = page(vec![
+        line("DRIVING LICENCE", 50.0),
+        line("DOB:09.03.1988 London", 120.0),
+        line("签发日期2020年4月1日", 160.0),
+    ]);
+    let raw = json!({
+        "title": "Driving licence",
+        "kv": {"Date of Birth (Full)": "1988-03-09", "Date of Issue": "Apr 01, 2020"}
+    });
+
+    let result = validate_document(&raw, &library()).unwrap();
+    let provenance = locate_values(&result.kv, &pages);
+
+    assert_eq!(
+        provenance.values["Date of Birth (Full)"].line_text,
+        "DOB:09.03.1988 London"
+    );
+    assert_eq!(
+        provenance.values["Date of Issue"].line_text,
+        "签发日期2020年4月1日"
     );
 }
 

@@ -6,16 +6,13 @@
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 
-use crate::extract::dates::parse_date_lenient;
+use crate::extract::dates::{DateReading, find_dates, parse_date};
 use crate::extract::validate::{find_entry, normalize_for_match, text_contains_value};
 use crate::ocr::{BoundingBox, PageText, TextLine};
 use crate::types::{EntryRef, FileLibrary, FillResult, KeyValues};
 
 /// The maximum number of consecutive lines one value may span, as an address or an MRZ does.
 const MAX_SPAN: usize = 3;
-
-/// The maximum number of words a date is written with, as in `5 January , 1965`.
-const MAX_DATE_WORDS: usize = 4;
 
 /// Key words too generic to tell which line a value belongs to.
 const GENERIC_KEY_WORDS: [&str; 4] = ["full", "english", "latin", "the"];
@@ -148,23 +145,13 @@ fn lines_contain_value(lines: &[TextLine], value: &str) -> bool {
     if text_contains_value(&text, value) {
         return true;
     }
-    match parse_date_lenient(value) {
-        Some(date) => contains_date(&text, date),
+    let reading = DateReading::for_value().with_compact();
+    match parse_date(value, reading) {
+        Some(date) => find_dates(&text, reading)
+            .iter()
+            .any(|found| found.date == date),
         None => false,
     }
-}
-
-/// Whether some run of up to [`MAX_DATE_WORDS`] words of `text` is `date`.
-fn contains_date(text: &str, date: chrono::NaiveDate) -> bool {
-    let words: Vec<&str> = text
-        .split_whitespace()
-        .map(|word| word.trim_matches(|c: char| matches!(c, ':' | ';' | '(' | ')' | '[' | ']')))
-        .collect();
-    (0..words.len()).any(|start| {
-        (1..=MAX_DATE_WORDS)
-            .filter(|length| start + length <= words.len())
-            .any(|length| parse_date_lenient(&words[start..start + length].join(" ")) == Some(date))
-    })
 }
 
 fn key_words(key: &str) -> Vec<String> {

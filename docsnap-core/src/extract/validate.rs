@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::extract::dates::{
-    format_fill_date, format_kv_date, is_date_key, parse_date, parse_date_lenient,
+    DateReading, format_fill_date, format_kv_date, is_date_key, parse_date,
 };
 use crate::types::{
     DocumentResult, EntryKind, EntryRef, FileLibrary, FillResult, FilledValue, FormResult,
@@ -150,12 +150,7 @@ pub fn normalize_fill(fill: FillResult, form: &FormToFill, library: &FileLibrary
         if value.is_empty() || !is_grounded(value, source) {
             continue;
         }
-        let date = if is_date_key(canonical) {
-            parse_date_lenient(value)
-        } else {
-            parse_date(value)
-        };
-        let value = match date {
+        let value = match parse_date(value, value_reading(canonical)) {
             Some(date) => format_fill_date(date),
             None => value.to_owned(),
         };
@@ -198,18 +193,24 @@ pub fn normalize_kv(kv: KeyValues) -> KeyValues {
         if key.is_empty() || value.is_empty() {
             continue;
         }
-        let date = if is_date_key(key) {
-            parse_date_lenient(value)
-        } else {
-            parse_date(value)
-        };
-        let value = match date {
+        let value = match parse_date(value, value_reading(key)) {
             Some(date) => format_kv_date(date),
             None => value.to_owned(),
         };
         normalized.entry(key.to_owned()).or_insert(value);
     }
     normalized
+}
+
+/// Returns the date reading for a value under `key`: compact `YYYYMMDD`
+/// digits count only under a key that names a date.
+fn value_reading(key: &str) -> DateReading {
+    let reading = DateReading::for_value();
+    if is_date_key(key) {
+        reading.with_compact()
+    } else {
+        reading
+    }
 }
 
 /// Trims tags, drops empty and repeated ones (ignoring case) and keeps the
@@ -271,8 +272,9 @@ pub fn text_contains_value(text: &str, value: &str) -> bool {
         return true;
     }
 
-    if let Some(date) = parse_date_lenient(value)
-        && parse_date_lenient(text) == Some(date)
+    let reading = DateReading::for_value().with_compact();
+    if let Some(date) = parse_date(value, reading)
+        && parse_date(text, reading) == Some(date)
     {
         return true;
     }

@@ -5,9 +5,9 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
-use super::dates::{self, DateOrder};
 use super::patterns;
 use super::synonyms::{self, ValueKind};
+use crate::extract::dates::{self, DateOrder};
 use crate::types::{EntryRef, FileLibrary, FillResult, FilledValue, FormToFill};
 
 const PERSON_KEY: &str = "Full Name (English/Latin)";
@@ -117,7 +117,7 @@ pub fn label_score(field: &str, key: &str) -> f32 {
 /// Returns whether `value` is of the kind `kind`.
 pub fn value_fits(kind: ValueKind, value: &str) -> bool {
     match kind {
-        ValueKind::Date => dates::parse_date(value, DateOrder::MonthFirst).is_some(),
+        ValueKind::Date => dates::parse_date_time(value, DateOrder::MonthFirst).is_some(),
         ValueKind::Email => patterns::find_emails(value).len() == 1,
         ValueKind::Phone => !patterns::find_phones(value, true).is_empty(),
         ValueKind::Amount => value.chars().any(|c| c.is_ascii_digit()),
@@ -164,9 +164,9 @@ pub fn apply_digit_slice(label: &str, value: &str) -> Option<String> {
 /// Formats a value for a fill: dates become `YYYY-MM-DD`.
 pub fn fill_value(kind: ValueKind, value: &str) -> String {
     if kind == ValueKind::Date
-        && let Some(date) = dates::parse_date(value, DateOrder::MonthFirst)
+        && let Some((date, _time)) = dates::parse_date_time(value, DateOrder::MonthFirst)
     {
-        return dates::format_iso_date(date);
+        return dates::format_fill_date(date);
     }
     value.trim().to_string()
 }

@@ -7,6 +7,7 @@ use regex::Regex;
 
 use super::layout::{self, Line};
 use super::synonyms;
+use crate::extract::dates::{self, DateOrder};
 
 /// A label and the value printed for it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -236,9 +237,7 @@ pub fn header_rows(lines: &[Line<'_>]) -> Vec<bool> {
 /// Returns whether a value line suits a label: a date label needs a date in it.
 fn value_suits(label: &str, value: &str) -> bool {
     match synonyms::label_kind(label) {
-        synonyms::ValueKind::Date => {
-            !super::dates::find_dates(value, super::dates::DateOrder::MonthFirst).is_empty()
-        }
+        synonyms::ValueKind::Date => !dates::find_dates(value, DateOrder::MonthFirst).is_empty(),
         _ => true,
     }
 }

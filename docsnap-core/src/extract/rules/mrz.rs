@@ -10,6 +10,8 @@ use chrono::NaiveDate;
 
 use chrono::Datelike;
 
+use crate::extract::dates;
+
 /// The layout of a machine-readable zone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MrzFormat {
@@ -382,7 +384,7 @@ pub fn mrz_fields(mrz: &Mrz) -> Vec<(&'static str, String)> {
     if mrz.birth_date.valid
         && let Some(date) = mrz.birth_date()
     {
-        fields.push(("Date of Birth (Full)", super::dates::format_kv_date(date)));
+        fields.push(("Date of Birth (Full)", dates::format_kv_date(date)));
     }
     if trusted && (mrz.sex == "M" || mrz.sex == "F") {
         fields.push(("Sex", mrz.sex.clone()));
@@ -390,7 +392,7 @@ pub fn mrz_fields(mrz: &Mrz) -> Vec<(&'static str, String)> {
     if mrz.expiry_date.valid
         && let Some(date) = mrz.expiry_date()
     {
-        fields.push(("Date of Expiry", super::dates::format_kv_date(date)));
+        fields.push(("Date of Expiry", dates::format_kv_date(date)));
     }
     if trusted && !mrz.issuing_state.is_empty() {
         fields.push(("Issuing State", mrz.issuing_state.clone()));

@@ -5,6 +5,8 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
+use crate::extract::dates::{self, DateOrder};
+
 static EMAIL: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)\b[a-z0-9][a-z0-9._%+\-]*@[a-z0-9][a-z0-9\-]*(?:\.[a-z0-9\-]+)*\.[a-z]{2,}\b")
         .expect("email pattern is valid")
@@ -45,7 +47,7 @@ pub fn find_phones(text: &str, labelled: bool) -> Vec<String> {
         if !(minimum..=15).contains(&digits) {
             continue;
         }
-        if super::dates::parse_date(candidate, super::dates::DateOrder::MonthFirst).is_some() {
+        if dates::parse_date_time(candidate, DateOrder::MonthFirst).is_some() {
             continue;
         }
         let shaped =

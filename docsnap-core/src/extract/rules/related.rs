@@ -3,7 +3,7 @@
 
 use std::collections::HashSet;
 
-use super::dates::{self, DateOrder};
+use crate::extract::dates::{self, DateOrder};
 use crate::types::{EntryRef, FileLibrary, KeyValues, LibraryEntry};
 
 /// At most this many related entries, as the protocol allows.
@@ -21,7 +21,7 @@ const STOPWORDS: &[&str] = &[
 pub fn tokens(text: &str) -> HashSet<String> {
     let mut set = HashSet::new();
     for found in dates::find_dates(text, DateOrder::MonthFirst) {
-        set.insert(dates::format_iso_date(found.date));
+        set.insert(dates::format_fill_date(found.date));
     }
     for word in text.split(|c: char| c.is_whitespace() || ",;:/()".contains(c)) {
         let digits: String = word.chars().filter(char::is_ascii_digit).collect();
