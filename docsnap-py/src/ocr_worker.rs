@@ -309,18 +309,8 @@ impl HelperProcess {
     }
 
     async fn send_page(&mut self, page: &Page) -> io::Result<()> {
-        let (width, height) = page.image.dimensions();
-        let pixels = page.image.as_raw();
-        let length = (PAGE_HEADER_BYTES + pixels.len()) as u64;
-
-        let mut header = Vec::with_capacity(1 + 8 + PAGE_HEADER_BYTES);
-        header.push(PAGE);
-        header.extend_from_slice(&length.to_le_bytes());
-        header.extend_from_slice(&(page.index as u64).to_le_bytes());
-        header.extend_from_slice(&width.to_le_bytes());
-        header.extend_from_slice(&height.to_le_bytes());
-        self.stdin.write_all(&header).await?;
-        self.stdin.write_all(pixels).await?;
+        self.stdin.write_all(&page_frame_header(page)).await?;
+        self.stdin.write_all(page.image.as_raw()).await?;
         self.stdin.flush().await
     }
 
@@ -328,10 +318,10 @@ impl HelperProcess {
     async fn stop(self, failure: io::Error) -> Stopped {
         let Self {
             mut child,
+            pid,
             stdin,
             stdout,
             stderr,
-            ..
         } = self;
         drop((stdin, stdout));
 
@@ -348,7 +338,10 @@ impl HelperProcess {
             Some(status) => describe_exit(status),
             None => {
                 let _ = child.start_kill();
-                let _ = child.wait().await;
+                // Bounded too, so that a lost exit notification cannot hang
+                // the call. tokio reaps a helper it has not reaped by then
+                // after the drop.
+                let _ = tokio::time::timeout(EXIT_GRACE, child.wait()).await;
                 "docsnap killed it".to_owned()
             }
         };
@@ -358,7 +351,7 @@ impl HelperProcess {
             io::ErrorKind::BrokenPipe => "its input was closed".to_owned(),
             _ => failure.to_string(),
         };
-        tracing::warn!(%cause, %exit, "OCR helper process stopped");
+        tracing::warn!(pid, %cause, %exit, "OCR helper process stopped");
         Stopped {
             cause: format!("{cause}, and {exit}"),
             stderr: stderr.finish().await,
@@ -383,6 +376,20 @@ fn with_stderr(mut message: String, stderr: &str) -> String {
         message.push_str(stderr);
     }
     message
+}
+
+/// Returns the start of a page frame, up to the RGB data that follows it.
+fn page_frame_header(page: &Page) -> Vec<u8> {
+    let (width, height) = page.image.dimensions();
+    let length = (PAGE_HEADER_BYTES + page.image.as_raw().len()) as u64;
+
+    let mut header = Vec::with_capacity(1 + 8 + PAGE_HEADER_BYTES);
+    header.push(PAGE);
+    header.extend_from_slice(&length.to_le_bytes());
+    header.extend_from_slice(&(page.index as u64).to_le_bytes());
+    header.extend_from_slice(&width.to_le_bytes());
+    header.extend_from_slice(&height.to_le_bytes());
+    header
 }
 
 fn describe_exit(status: io::Result<ExitStatus>) -> String {
@@ -616,4 +623,108 @@ fn write_error(output: &mut impl Write, error: &Error) -> io::Result<()> {
 
 fn to_json<T: Serialize>(value: &T) -> io::Result<Vec<u8>> {
     serde_json::to_vec(value).map_err(io::Error::other)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn page(index: usize, width: u32, height: u32) -> Page {
+        let pixels = (0..width * height * 3).map(|value| value as u8).collect();
+        let image = image::RgbImage::from_raw(width, height, pixels).expect("pixels fill the page");
+        Page { index, image }
+    }
+
+    fn encoded(page: &Page) -> Vec<u8> {
+        let mut frame = page_frame_header(page);
+        frame.extend_from_slice(page.image.as_raw());
+        frame
+    }
+
+    #[test]
+    fn page_frame_round_trips() {
+        let sent = page(3, 5, 2);
+        let mut input = io::Cursor::new(encoded(&sent));
+
+        let (tag, payload) = read_frame_blocking(&mut input)
+            .expect("the frame is complete")
+            .expect("a frame was sent");
+        let received = page_from_frame(payload).expect("the page is valid");
+
+        assert_eq!(tag, PAGE);
+        assert_eq!(received.index, 3);
+        assert_eq!(received.image, sent.image);
+        assert!(
+            read_frame_blocking(&mut input)
+                .expect("input ended")
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn truncated_frame_is_an_error() {
+        let mut frame = encoded(&page(0, 4, 4));
+        frame.truncate(frame.len() - 1);
+
+        let error =
+            read_frame_blocking(&mut io::Cursor::new(frame)).expect_err("a byte is missing");
+
+        assert_eq!(error.kind(), io::ErrorKind::UnexpectedEof);
+    }
+
+    #[test]
+    fn oversized_length_is_rejected() {
+        let mut frame = vec![TEXT];
+        frame.extend_from_slice(&(MAX_FRAME_BYTES + 1).to_le_bytes());
+
+        let error = read_frame_blocking(&mut io::Cursor::new(frame)).expect_err("too long");
+
+        assert_eq!(error.kind(), io::ErrorKind::InvalidData);
+        assert!(error.to_string().contains("exceeds the limit"), "{error}");
+    }
+
+    #[test]
+    fn page_with_wrong_pixel_count_is_rejected() {
+        let mut payload = encoded(&page(1, 4, 4)).split_off(9);
+        payload.pop();
+
+        let error = page_from_frame(payload).expect_err("a byte of RGB is missing");
+
+        assert!(
+            error.contains("4x4 page needs 48 bytes of RGB, got 47"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn short_page_frame_is_rejected() {
+        let error = page_from_frame(vec![0; 15]).expect_err("the header is cut");
+
+        assert!(error.contains("shorter than its 16-byte header"), "{error}");
+    }
+
+    #[tokio::test]
+    async fn async_reader_reads_helper_frames() {
+        let mut output = Vec::new();
+        write_error(
+            &mut output,
+            &Error::new(ErrorKind::InvalidImage, "page 2: bad pixels"),
+        )
+        .expect("writing to memory succeeds");
+        write_frame(&mut output, READY, b"{}").expect("writing to memory succeeds");
+        let mut input = output.as_slice();
+
+        let (tag, payload) = read_frame(&mut input)
+            .await
+            .expect("the error frame is complete");
+        let error = error_from_frame(&payload).expect("the error frame is valid JSON");
+        let (next_tag, _) = read_frame(&mut input)
+            .await
+            .expect("the ready frame is complete");
+
+        assert_eq!(tag, ERROR);
+        assert_eq!(error.kind(), ErrorKind::InvalidImage);
+        assert_eq!(error.message(), "page 2: bad pixels");
+        assert_eq!(next_tag, READY);
+    }
 }
