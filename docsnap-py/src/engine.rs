@@ -1,8 +1,8 @@
 //! `docsnap.Engine` and the language model settings it accepts.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use docsnap_core::engine::Engine as CoreEngine;
@@ -11,24 +11,33 @@ use docsnap_core::extract::llm::LlmExtractor;
 use docsnap_core::extract::provenance::{self, Provenance};
 use docsnap_core::extract::rules::RuleExtractor;
 use docsnap_core::llm::{DEFAULT_MAX_PROMPT_CHARS, OpenAiCompatible, OpenAiConfig};
-use docsnap_core::ocr::{OcrsConfig, OcrsEngine, PageText};
+use docsnap_core::ocr::{OcrEngine, OcrsConfig, OcrsEngine, PageText};
 use docsnap_core::store::{CacheOptions, ResultCache};
 use docsnap_core::types::{FileLibrary, FormToFill};
-use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
+use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyTuple};
 use serde_json::{Value, json};
 
 use crate::arguments;
 use crate::errors;
+use crate::ocr_worker::{self, HelperCommand, HelperOcr};
 use crate::runtime::{PerProcess, run_detached};
 
 /// The pid of the process that first loaded the OCR models.
 ///
 /// rten loads and runs models on a process-wide rayon pool that is created
 /// once and never rebuilt. A forked child inherits the pool without its
-/// threads, so loading or running a model there would wait forever.
+/// threads, so loading or running a model there would wait forever, and the
+/// child runs OCR in a helper process instead.
 static OCR_POOL_OWNER: AtomicU32 = AtomicU32::new(0);
+
+/// The cache identity of the in-process OCR engine, set by the pool's owner.
+/// A forked child's helper runs the same engine and reuses this identity, so
+/// parent and child share cached results. Read it with `get()` only: if the
+/// parent was setting it during fork(), `get_or_init()` in the child would
+/// wait forever.
+static OCR_IDENTITY: OnceLock<String> = OnceLock::new();
 
 /// Settings of an OpenAI-compatible chat-completions server.
 #[pyclass(module = "docsnap._docsnap", frozen)]
@@ -199,7 +208,7 @@ impl Engine {
     fn ocr<'py>(&self, py: Python<'py>, images: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
         let single = !(images.is_instance_of::<PyList>() || images.is_instance_of::<PyTuple>());
         let images = arguments::images(images, "images")?;
-        let engine = self.engine()?;
+        let engine = self.engine(py)?;
 
         let pages = run_detached(py, async move {
             engine.ocr(images).await.map_err(errors::to_py_err)
@@ -227,7 +236,7 @@ impl Engine {
     ) -> PyResult<Bound<'py, PyAny>> {
         let images = arguments::images(images, "images")?;
         let library: FileLibrary = arguments::optional_mapping(file_lib, "file_lib")?;
-        let engine = self.engine()?;
+        let engine = self.engine(py)?;
 
         let processed = run_detached(py, async move {
             engine
@@ -252,7 +261,7 @@ impl Engine {
     ) -> PyResult<Bound<'py, PyAny>> {
         let images = arguments::images(images, "images")?;
         let library: FileLibrary = arguments::optional_mapping(file_lib, "file_lib")?;
-        let engine = self.engine()?;
+        let engine = self.engine(py)?;
 
         let processed = run_detached(py, async move {
             engine
@@ -278,7 +287,7 @@ impl Engine {
     ) -> PyResult<Bound<'py, PyAny>> {
         let form: FormToFill = arguments::mapping(form, "form")?;
         let library: FileLibrary = arguments::mapping(file_lib, "file_lib")?;
-        let engine = self.engine()?;
+        let engine = self.engine(py)?;
 
         let (fill, library) = run_detached(py, async move {
             let fill = engine
@@ -357,19 +366,32 @@ impl Engine {
 impl Engine {
     /// Returns this process's core engine, built on first use. A forked
     /// child builds its own, because the language model client's pooled
-    /// connections belong to the parent's runtime.
-    fn engine(&self) -> PyResult<Arc<CoreEngine>> {
-        self.core.get_or_try_init(|| {
-            claim_ocr_pool()?;
-            let ocr = OcrsEngine::new(OcrsConfig::default()).map_err(errors::to_py_err)?;
+    /// connections belong to the parent's runtime, and runs its OCR in a
+    /// helper process if the parent had loaded the OCR models.
+    fn engine(&self, py: Python<'_>) -> PyResult<Arc<CoreEngine>> {
+        let pool_owner = claim_ocr_pool().err();
+        // Python runs outside the slot's lock: if it released the GIL there,
+        // another thread could take the GIL and then wait for the lock.
+        let helper_command = pool_owner.map(|_| HelperCommand::from_python(py));
+
+        let engine = self.core.get_or_try_init(|| {
+            let ocr: Arc<dyn OcrEngine> = match helper_command {
+                Some(command) => Arc::new(HelperOcr::new(command, OCR_IDENTITY.get().cloned())),
+                None => in_process_ocr()?,
+            };
             let extractor = build_extractor(self.llm.as_ref())?;
-            let engine = CoreEngine::new(Arc::new(ocr), extractor);
+            let engine = CoreEngine::new(ocr, extractor);
             let engine = match self.result_cache()? {
                 Some(cache) => engine.with_cache(cache),
                 None => engine,
             };
             Ok(Arc::new(engine))
-        })
+        })?;
+
+        if let Some(owner) = pool_owner {
+            ocr_worker::warn_once(py, owner)?;
+        }
+        Ok(engine)
     }
 
     /// Returns this process's connection to the result cache. A forked
@@ -396,21 +418,23 @@ fn open_cache(settings: Option<&(PathBuf, CacheOptions)>) -> PyResult<Option<Arc
     Ok(Some(Arc::new(cache)))
 }
 
-/// Fails instead of hanging when a parent process loaded the OCR models
-/// before forking this one.
-fn claim_ocr_pool() -> PyResult<()> {
+/// Claims rten's thread pool for this process, or returns the pid of the
+/// parent process that loaded the OCR models before forking this one.
+fn claim_ocr_pool() -> Result<(), u32> {
     let pid = std::process::id();
     let claimed = OCR_POOL_OWNER.compare_exchange(0, pid, Ordering::AcqRel, Ordering::Acquire);
     match claimed {
         Ok(_) => Ok(()),
         Err(owner) if owner == pid => Ok(()),
-        Err(owner) => Err(PyRuntimeError::new_err(format!(
-            "docsnap cannot run OCR in this process: it was forked from process {owner} after \
-             that process created a docsnap.Engine, and the OCR thread pool does not survive \
-             fork(); create engines only after forking, or use multiprocessing's \"spawn\" or \
-             \"forkserver\" start method"
-        ))),
+        Err(owner) => Err(owner),
     }
+}
+
+/// Loads the OCR models into this process and records the engine's identity.
+fn in_process_ocr() -> PyResult<Arc<dyn OcrEngine>> {
+    let ocr = OcrsEngine::new(OcrsConfig::default()).map_err(errors::to_py_err)?;
+    let _ = OCR_IDENTITY.set(ocr.cache_identity());
+    Ok(Arc::new(ocr))
 }
 
 fn llm_config(value: &Bound<'_, PyAny>) -> PyResult<OpenAiConfig> {

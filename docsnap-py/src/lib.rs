@@ -4,6 +4,7 @@ mod arguments;
 mod client;
 mod engine;
 mod errors;
+mod ocr_worker;
 mod runtime;
 
 use pyo3::prelude::*;
@@ -18,5 +19,6 @@ fn _docsnap(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_class::<engine::Engine>()?;
     module.add_class::<engine::OpenAICompatible>()?;
     module.add_class::<engine::Zhipu>()?;
+    module.add_function(wrap_pyfunction!(ocr_worker::_serve_ocr, module)?)?;
     Ok(())
 }

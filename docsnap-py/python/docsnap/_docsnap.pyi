@@ -30,6 +30,7 @@ __all__ = [
     "ProcessingTimeout",
     "InvalidConfig",
     "_error_codes",
+    "_serve_ocr",
     "Client",
     "Task",
     "Engine",
@@ -115,6 +116,7 @@ class InvalidConfig(DocsnapError):
     code: str
 
 def _error_codes() -> List[str]: ...
+def _serve_ocr() -> None: ...
 
 @final
 class OpenAICompatible:
