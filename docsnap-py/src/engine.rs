@@ -172,8 +172,9 @@ impl Engine {
     /// Prepares the language model client with `llm`, else the offline rule
     /// extractor, and opens or creates the result cache at `db_path`.
     ///
-    /// The OCR models load on the first call that needs them, so an engine
-    /// created before `fork()` works in the children.
+    /// The OCR models load on the engine's first `ocr`, `process_*` or
+    /// `fill_form` call, so an engine created before `fork()` works in the
+    /// children.
     #[new]
     #[pyo3(signature = (llm=None, db_path=None, *, cache_max_age=None))]
     fn new(
