@@ -192,6 +192,9 @@ impl Engine {
         let max_age = cache_max_age
             .map(|age| seconds(age, "cache_max_age"))
             .transpose()?;
+        // Each new SQLite connection resolves a relative path again, so a
+        // later chdir() would otherwise give a forked child another file.
+        let db_path = db_path.map(std::path::absolute).transpose()?;
         let cache_settings = db_path.map(|path| (path, CacheOptions { max_age }));
         let cache = open_cache(cache_settings.as_ref())?;
 
@@ -324,7 +327,8 @@ impl Engine {
         Ok(build_extractor(self.llm.as_ref())?.name().to_owned())
     }
 
-    /// The result cache's database file, or `None` without a cache.
+    /// The result cache's database file as an absolute path, or `None`
+    /// without a cache.
     #[getter]
     fn db_path(&self) -> PyResult<Option<String>> {
         let cache = self.result_cache()?;

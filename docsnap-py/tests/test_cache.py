@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -82,6 +86,46 @@ def test_directory_gets_docsnap_db(tmp_path: Path) -> None:
 
     assert engine.db_path == str(tmp_path / "docsnap.db")
     assert (tmp_path / "docsnap.db").exists()
+
+
+def test_relative_path_is_made_absolute(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    engine = docsnap.Engine(db_path="cache.db")
+
+    assert engine.db_path == str(tmp_path / "cache.db")
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_forked_child_after_chdir_shares_cache(letter_png: Path, tmp_path: Path) -> None:
+    # A daemon changes its working directory after it forks, and a forked
+    # child opens its own connection to the cache.
+    (tmp_path / "first").mkdir()
+    (tmp_path / "later").mkdir()
+    script = textwrap.dedent(
+        f"""
+        import os, docsnap
+        os.chdir({str(tmp_path / "first")!r})
+        engine = docsnap.Engine(db_path="cache.db")
+        engine.ocr({str(letter_png)!r})
+        os.chdir({str(tmp_path / "later")!r})
+        pid = os.fork()
+        if pid == 0:
+            engine.ocr({str(letter_png)!r})
+            print("child hits:", engine.cache_info()["hits"], flush=True)
+            os._exit(0)
+        os.waitpid(pid, 0)
+        """
+    )
+    result = subprocess.run(
+        [sys.executable, "-W", "ignore::RuntimeWarning", "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "child hits: 1" in result.stdout, result.stdout + result.stderr
+    assert list((tmp_path / "later").iterdir()) == []
 
 
 def test_failures_are_not_cached(tmp_path: Path) -> None:
