@@ -22,6 +22,9 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// [`MAX_POLL_INTERVAL`].
 const FIRST_POLL_INTERVAL: Duration = Duration::from_millis(200);
 const MAX_POLL_INTERVAL: Duration = Duration::from_secs(2);
+/// The time limit of the clear request that `process` sends after a task
+/// finished, which may run past the caller's timeout.
+const CLEAR_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A client of a docsnap or DocuSnap server.
 #[pyclass(module = "docsnap._docsnap", frozen)]
@@ -211,8 +214,9 @@ impl Client {
     /// seconds pass, clears it and returns its result as a dict.
     ///
     /// A failed task is cleared too and raises its `DocsnapError` subclass.
-    /// After the timeout `TimeoutError` is raised and the task stays on the
-    /// server until its retention period ends.
+    /// Clearing takes at most 5 s more. After the timeout, also while a
+    /// request is still unanswered, `TimeoutError` is raised and the task
+    /// stays on the server until its retention period ends.
     #[pyo3(signature = (kind, images=None, form=None, file_lib=None, timeout=120.0))]
     fn process<'py>(
         &self,
@@ -410,10 +414,14 @@ async fn wait_for_result(
 ) -> PyResult<String> {
     let deadline = Instant::now() + timeout;
     let poll = poll_body(task);
+    let mut body = submit_body;
     let mut interval = FIRST_POLL_INTERVAL;
-    let mut state = post_process(http, process_url, submit_body).await;
 
     loop {
+        // The deadline also bounds a request that the server never responds to.
+        let state = tokio::time::timeout_at(deadline, post_process(http, process_url, body))
+            .await
+            .map_err(|_| no_result(task, timeout))?;
         match state {
             Ok(State::Processing) => {}
             Ok(State::Completed(sealed)) => {
@@ -428,26 +436,37 @@ async fn wait_for_result(
 
         let now = Instant::now();
         if now >= deadline {
-            return Err(PyTimeoutError::new_err(format!(
-                "the {} task {} was still processing after {:.1} s; pass a larger 'timeout', \
-                 or use submit() and poll()",
-                task.kind.as_str(),
-                short_hash(&task.sha256),
-                timeout.as_secs_f64()
-            )));
+            return Err(no_result(task, timeout));
         }
         tokio::time::sleep(interval.min(deadline - now)).await;
         interval = interval.mul_f64(1.5).min(MAX_POLL_INTERVAL);
-        state = post_process(http, process_url, &poll).await;
+        body = &poll;
     }
+}
+
+fn no_result(task: &Task, timeout: Duration) -> PyErr {
+    PyTimeoutError::new_err(format!(
+        "the {} task {} had no result after {:.1} s; pass a larger 'timeout', or use submit() \
+         and poll()",
+        task.kind.as_str(),
+        short_hash(&task.sha256),
+        timeout.as_secs_f64()
+    ))
 }
 
 /// Clears a finished task, logging instead of raising if that fails: the
 /// result is already in hand and the server deletes the task later anyway.
 async fn clear_quietly(http: &reqwest::Client, url: &str, task: &Task) {
     let body = clear_body(&task.client_id, Some(task));
-    if let Err(error) = post_clear(http, url, &body).await {
-        tracing::warn!(task = short_hash(&task.sha256), %error, "failed to clear a finished task");
+    let task = short_hash(&task.sha256);
+    match tokio::time::timeout(CLEAR_TIMEOUT, post_clear(http, url, &body)).await {
+        Ok(Ok(_)) => {}
+        Ok(Err(error)) => tracing::warn!(task, %error, "failed to clear a finished task"),
+        Err(_) => tracing::warn!(
+            task,
+            timeout_secs = CLEAR_TIMEOUT.as_secs(),
+            "clearing a finished task timed out"
+        ),
     }
 }
 

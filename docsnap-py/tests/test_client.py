@@ -117,3 +117,19 @@ def test_unreachable_server_raises_connection_error() -> None:
         port = probe.getsockname()[1]
     with pytest.raises(ConnectionError):
         docsnap.Client(f"http://127.0.0.1:{port}")
+
+
+def test_timeout_bounds_unanswered_request(server_url: str, server_data_dir: Path) -> None:
+    pem = (server_data_dir / "server_key.pub.pem").read_text()
+    with socket.socket() as silent:
+        # The kernel queues connections in the backlog, and nothing ever
+        # reads the request or responds to it.
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        client = docsnap.Client(f"http://127.0.0.1:{silent.getsockname()[1]}", public_key_pem=pem)
+
+        with pytest.raises(TimeoutError) as raised:
+            client.process("fill", form={"fields": ["Name"]}, timeout=1)
+
+    assert "had no result after 1.0 s" in str(raised.value)
+    assert "'timeout'" in str(raised.value)
