@@ -19,6 +19,7 @@ fn _docsnap(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_class::<engine::Engine>()?;
     module.add_class::<engine::OpenAICompatible>()?;
     module.add_class::<engine::Zhipu>()?;
+    module.add_class::<runtime::Cancellation>()?;
     module.add_function(wrap_pyfunction!(ocr_worker::_serve_ocr, module)?)?;
     Ok(())
 }

@@ -1,7 +1,7 @@
 """Type stubs of the native half of ``docsnap``; import ``docsnap`` instead."""
 
 import os
-from typing import Any, List, Mapping, Optional, Protocol, Tuple, Union, overload
+from typing import Any, Callable, List, Mapping, Optional, Protocol, Tuple, TypeVar, Union, overload
 
 from typing_extensions import disjoint_base, final
 
@@ -31,6 +31,7 @@ __all__ = [
     "InvalidConfig",
     "_error_codes",
     "_serve_ocr",
+    "_Cancellation",
     "Client",
     "Task",
     "Engine",
@@ -39,6 +40,8 @@ __all__ = [
 ]
 
 __version__: str
+
+_T = TypeVar("_T")
 
 class _BinaryReader(Protocol):
     def read(self) -> bytes: ...
@@ -117,6 +120,12 @@ class InvalidConfig(DocsnapError):
 
 def _error_codes() -> List[str]: ...
 def _serve_ocr() -> None: ...
+
+@final
+class _Cancellation:
+    def __new__(cls) -> _Cancellation: ...
+    def run(self, function: Callable[..., _T], *args: Any, **kwargs: Any) -> _T: ...
+    def cancel(self) -> None: ...
 
 @final
 class OpenAICompatible:
