@@ -21,6 +21,7 @@ use serde_json::{Value, json};
 
 use crate::arguments;
 use crate::errors;
+use crate::logging;
 use crate::ocr_worker::{self, HelperCommand, HelperOcr};
 use crate::runtime::{PerProcess, run_detached};
 
@@ -178,6 +179,7 @@ impl Engine {
     #[new]
     #[pyo3(signature = (llm=None, db_path=None, *, cache_max_age=None))]
     fn new(
+        py: Python<'_>,
         llm: Option<&Bound<'_, PyAny>>,
         db_path: Option<PathBuf>,
         cache_max_age: Option<f64>,
@@ -196,7 +198,9 @@ impl Engine {
         // later chdir() would otherwise give a forked child another file.
         let db_path = db_path.map(std::path::absolute).transpose()?;
         let cache_settings = db_path.map(|path| (path, CacheOptions { max_age }));
-        let cache = open_cache(cache_settings.as_ref())?;
+        let cache = open_cache(cache_settings.as_ref());
+        logging::flush(py)?;
+        let cache = cache?;
 
         Ok(Self {
             settings: settings.map(|value| value.clone().unbind()),

@@ -13,6 +13,8 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple, PyType};
 use tokio::runtime::Runtime;
 
+use crate::logging;
+
 /// How often a waiting call takes the GIL back to check for Ctrl-C.
 const SIGNAL_CHECK_INTERVAL: Duration = Duration::from_millis(100);
 
@@ -66,9 +68,9 @@ pub fn runtime() -> PyResult<Arc<Runtime>> {
 /// threads run meanwhile, and returns its output.
 ///
 /// Every OCR, extraction and network call goes through here. Every
-/// [`SIGNAL_CHECK_INTERVAL`] the wait takes the GIL back to run Python's
-/// signal handlers; on Ctrl-C the future is cancelled and `KeyboardInterrupt`
-/// is raised. Signals are only delivered to the main thread, so a call from
+/// [`SIGNAL_CHECK_INTERVAL`] the wait takes the GIL back to log the queued
+/// log events and to run Python's signal handlers. On Ctrl-C the future is
+/// cancelled and `KeyboardInterrupt` is raised. Signals are only delivered to the main thread, so a call from
 /// another thread stops early only when it runs inside
 /// [`Cancellation::run`] and that cancellation is cancelled.
 pub fn run_detached<T, F>(py: Python<'_>, future: F) -> PyResult<T>
@@ -92,6 +94,11 @@ where
         let waited = py.detach(|| {
             runtime.block_on(async { tokio::time::timeout(SIGNAL_CHECK_INTERVAL, &mut task).await })
         });
+        // Log what the call has logged so far, while this thread holds no lock.
+        if let Err(interrupt) = logging::flush(py) {
+            task.abort();
+            return Err(interrupt);
+        }
 
         match waited {
             Ok(Ok(output)) => return output,

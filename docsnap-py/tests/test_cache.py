@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sqlite3
 import subprocess
@@ -138,6 +139,27 @@ def test_failures_are_not_cached(tmp_path: Path) -> None:
     info = engine.cache_info()
     assert info is not None
     assert info["entries"] == 0
+
+
+def test_unusable_cache_logs_warning(
+    letter_png: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    engine = docsnap.Engine(db_path=tmp_path / "cache.db")
+    db = sqlite3.connect(tmp_path / "cache.db")
+    db.execute("DROP TABLE result_cache")
+    db.close()
+
+    with caplog.at_level(logging.INFO, logger="docsnap"):
+        page = engine.ocr(letter_png)
+
+    assert "Jane" in page["text"]
+    warnings = [
+        record.getMessage()
+        for record in caplog.records
+        if record.name == "docsnap" and record.levelno == logging.WARNING
+    ]
+    assert any("result cache lookup failed" in message for message in warnings), caplog.records
+    assert any("no such table: result_cache" in message for message in warnings), warnings
 
 
 def test_clear_cache_counts_entries(letter_png: Path, tmp_path: Path) -> None:
