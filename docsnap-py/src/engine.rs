@@ -492,8 +492,24 @@ fn describe_llm(class: &str, config: &OpenAiConfig) -> String {
     };
     format!(
         "{class}(base_url={:?}, model={:?}, api_key={key})",
-        config.base_url, config.model
+        without_credentials(&config.base_url),
+        config.model
     )
+}
+
+/// Returns `url` with its user name and password, if any, replaced by
+/// "redacted", because a proxy or gateway may take its key there.
+fn without_credentials(url: &str) -> String {
+    let Ok(mut parsed) = reqwest::Url::parse(url) else {
+        return url.to_owned();
+    };
+    if parsed.username().is_empty() && parsed.password().is_none() {
+        return url.to_owned();
+    }
+    // Both only fail for URLs that cannot have credentials, which is ruled out above.
+    let _ = parsed.set_username("redacted");
+    let _ = parsed.set_password(None);
+    parsed.to_string()
 }
 
 fn page_json(page: &PageText) -> Value {

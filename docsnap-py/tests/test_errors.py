@@ -133,6 +133,17 @@ def test_llm_repr_hides_key() -> None:
     assert "secret-key" not in repr(docsnap.Zhipu(api_key="secret-key"))
 
 
+def test_llm_repr_hides_url_credentials() -> None:
+    settings = docsnap.OpenAICompatible(
+        base_url="http://proxy-user:secret-pass@127.0.0.1:9/v1", model="m"
+    )
+
+    assert "secret-pass" not in repr(settings)
+    assert "proxy-user" not in repr(settings)
+    assert "127.0.0.1:9/v1" in repr(settings)
+    assert settings.base_url == "http://proxy-user:secret-pass@127.0.0.1:9/v1"
+
+
 def test_string_is_not_a_list(engine: docsnap.Engine) -> None:
     library = {"docs": [{"resource_id": "p1", "title": "Passport", "kv": {"N": "British"}}]}
 
