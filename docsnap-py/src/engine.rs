@@ -122,6 +122,12 @@ impl Zhipu {
         max_prompt_chars=DEFAULT_MAX_PROMPT_CHARS as i64,
     ))]
     fn new(api_key: String, model: &str, timeout: f64, max_prompt_chars: i64) -> PyResult<Self> {
+        if api_key.trim().is_empty() {
+            return Err(PyValueError::new_err(
+                "argument 'api_key' is empty: pass the key of your Zhipu account, such as \
+                 os.environ[\"ZHIPU_API_KEY\"]",
+            ));
+        }
         let mut config = OpenAiConfig::zhipu(api_key);
         config.model = model.to_owned();
         config.request_timeout = seconds(timeout, "timeout")?;

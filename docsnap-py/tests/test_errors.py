@@ -127,6 +127,12 @@ def test_invalid_llm_settings() -> None:
         docsnap.Zhipu(api_key="k", timeout=-1)
 
 
+@pytest.mark.parametrize("key", ["", "   "])
+def test_empty_zhipu_key_raises(key: str) -> None:
+    with pytest.raises(ValueError, match="'api_key' is empty"):
+        docsnap.Zhipu(api_key=key)
+
+
 def test_llm_repr_hides_key() -> None:
     settings = docsnap.OpenAICompatible(base_url="http://127.0.0.1:9/v1", model="m", api_key="secret-key")
     assert "secret-key" not in repr(settings)
