@@ -100,6 +100,21 @@ impl OpenAICompatible {
     fn __repr__(&self) -> String {
         describe_llm("OpenAICompatible", &self.config)
     }
+
+    /// Returns the constructor arguments that `pickle` recreates the
+    /// settings from, the API key included.
+    fn __getnewargs_ex__<'py>(
+        &self,
+        py: Python<'py>,
+    ) -> PyResult<(Bound<'py, PyTuple>, Bound<'py, PyDict>)> {
+        let config = &self.config;
+        let args = (&config.base_url, &config.model, &config.api_key).into_pyobject(py)?;
+        let kwargs = PyDict::new(py);
+        kwargs.set_item("timeout", config.request_timeout.as_secs_f64())?;
+        kwargs.set_item("json_mode", config.json_mode)?;
+        kwargs.set_item("max_prompt_chars", config.max_prompt_chars)?;
+        Ok((args, kwargs))
+    }
 }
 
 /// Settings of Zhipu's GLM API.
@@ -156,6 +171,20 @@ impl Zhipu {
 
     fn __repr__(&self) -> String {
         describe_llm("Zhipu", &self.config)
+    }
+
+    /// Returns the constructor arguments that `pickle` recreates the
+    /// settings from, the API key included.
+    fn __getnewargs_ex__<'py>(
+        &self,
+        py: Python<'py>,
+    ) -> PyResult<(Bound<'py, PyTuple>, Bound<'py, PyDict>)> {
+        let config = &self.config;
+        let args = (&config.api_key, &config.model).into_pyobject(py)?;
+        let kwargs = PyDict::new(py);
+        kwargs.set_item("timeout", config.request_timeout.as_secs_f64())?;
+        kwargs.set_item("max_prompt_chars", config.max_prompt_chars)?;
+        Ok((args, kwargs))
     }
 }
 
@@ -363,6 +392,24 @@ impl Engine {
         info.set_item("hits", stats.hits)?;
         info.set_item("misses", stats.misses)?;
         Ok(Some(info))
+    }
+
+    /// Returns the constructor arguments that `pickle` recreates the engine
+    /// from, so that an engine or its bound methods can be sent to a
+    /// process started with multiprocessing's "spawn" or "forkserver"
+    /// method. The copy loads its own OCR models on first use.
+    fn __getnewargs_ex__<'py>(
+        &self,
+        py: Python<'py>,
+    ) -> PyResult<(Bound<'py, PyTuple>, Bound<'py, PyDict>)> {
+        let (db_path, max_age) = match &self.cache_settings {
+            Some((path, options)) => (Some(path), options.max_age),
+            None => (None, None),
+        };
+        let args = (self.llm(py), db_path).into_pyobject(py)?;
+        let kwargs = PyDict::new(py);
+        kwargs.set_item("cache_max_age", max_age.map(|age| age.as_secs_f64()))?;
+        Ok((args, kwargs))
     }
 
     /// Deletes every cached result, also those other processes stored in
