@@ -1,4 +1,7 @@
-//! Conversion of Python arguments: page images, file libraries and forms.
+//! Conversion of Python arguments: page images, file libraries, forms and
+//! durations.
+
+use std::time::Duration;
 
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
@@ -80,6 +83,20 @@ fn read_file_object(file: &Bound<'_, PyAny>, argument: &str) -> PyResult<Vec<u8>
         "argument '{argument}': read() returned {}, not bytes; open the file in binary mode ('rb')",
         type_name(&contents)
     )))
+}
+
+/// Reads a duration argument given in seconds, which must be positive and
+/// fit a `Duration`.
+pub fn seconds(value: f64, argument: &str) -> PyResult<Duration> {
+    Duration::try_from_secs_f64(value)
+        .ok()
+        .filter(|duration| !duration.is_zero())
+        .ok_or_else(|| {
+            PyValueError::new_err(format!(
+                "argument '{argument}' must be a number of seconds greater than 0 and less \
+                 than 2**64, got {value:?}"
+            ))
+        })
 }
 
 /// Reads an optional mapping argument, such as `file_lib`, into a core type;

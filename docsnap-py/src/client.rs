@@ -227,7 +227,7 @@ impl Client {
         file_lib: Option<&Bound<'py, PyAny>>,
         timeout: f64,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let timeout = timeout_duration(timeout)?;
+        let timeout = arguments::seconds(timeout, "timeout")?;
         let kind = task_kind(kind)?;
         let payload = payload(kind, images, form, file_lib)?;
         let (task, body) = self.seal(kind, &payload)?;
@@ -331,17 +331,6 @@ fn task_kind(kind: &str) -> PyResult<TaskKind> {
             "argument 'kind' must be \"doc\", \"form\" or \"fill\", got {kind:?}"
         ))
     })
-}
-
-fn timeout_duration(seconds: f64) -> PyResult<Duration> {
-    Duration::try_from_secs_f64(seconds)
-        .ok()
-        .filter(|duration| !duration.is_zero())
-        .ok_or_else(|| {
-            PyValueError::new_err(format!(
-                "argument 'timeout' must be a positive number of seconds, got {seconds}"
-            ))
-        })
 }
 
 /// Builds the inner payload: page images for doc and form, a form for fill.

@@ -3,7 +3,6 @@
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, OnceLock};
-use std::time::Duration;
 
 use docsnap_core::engine::Engine as CoreEngine;
 use docsnap_core::extract::Extractor;
@@ -73,7 +72,7 @@ impl OpenAICompatible {
     ) -> PyResult<Self> {
         let mut config = OpenAiConfig::openai_compatible(base_url, model);
         config.api_key = api_key;
-        config.request_timeout = seconds(timeout, "timeout")?;
+        config.request_timeout = arguments::seconds(timeout, "timeout")?;
         config.json_mode = json_mode;
         config.max_prompt_chars = count(max_prompt_chars, "max_prompt_chars")?;
         checked(config)
@@ -145,7 +144,7 @@ impl Zhipu {
         }
         let mut config = OpenAiConfig::zhipu(api_key);
         config.model = model.to_owned();
-        config.request_timeout = seconds(timeout, "timeout")?;
+        config.request_timeout = arguments::seconds(timeout, "timeout")?;
         config.max_prompt_chars = count(max_prompt_chars, "max_prompt_chars")?;
         let OpenAICompatible { config } = checked(config)?;
         Ok(Self { config })
@@ -227,7 +226,7 @@ impl Engine {
             ));
         }
         let max_age = cache_max_age
-            .map(|age| seconds(age, "cache_max_age"))
+            .map(|age| arguments::seconds(age, "cache_max_age"))
             .transpose()?;
         // Each new SQLite connection resolves a relative path again, so a
         // later chdir() would otherwise give a forked child another file.
@@ -524,17 +523,6 @@ fn count(value: i64, argument: &str) -> PyResult<usize> {
             "argument '{argument}' must be a positive number, got {value}"
         ))
     })
-}
-
-fn seconds(value: f64, argument: &str) -> PyResult<Duration> {
-    Duration::try_from_secs_f64(value)
-        .ok()
-        .filter(|duration| !duration.is_zero())
-        .ok_or_else(|| {
-            PyValueError::new_err(format!(
-                "argument '{argument}' must be a positive number of seconds, got {value}"
-            ))
-        })
 }
 
 fn describe_llm(class: &str, config: &OpenAiConfig) -> String {

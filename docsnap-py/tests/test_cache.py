@@ -233,6 +233,11 @@ def test_bad_max_age_raises_value_error(tmp_path: Path, age: float) -> None:
         docsnap.Engine(db_path=tmp_path / "cache.db", cache_max_age=age)
 
 
+def test_huge_max_age_names_limit(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=r"greater than 0 and less than 2\*\*64, got 1e20"):
+        docsnap.Engine(db_path=tmp_path / "cache.db", cache_max_age=1e20)
+
+
 def test_max_age_without_db_path_raises() -> None:
     with pytest.raises(ValueError, match="db_path"):
         docsnap.Engine(cache_max_age=60.0)
