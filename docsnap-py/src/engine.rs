@@ -228,6 +228,15 @@ impl Engine {
         let max_age = cache_max_age
             .map(|age| arguments::seconds(age, "cache_max_age"))
             .transpose()?;
+        if db_path
+            .as_ref()
+            .is_some_and(|path| path.as_os_str().is_empty())
+        {
+            return Err(PyValueError::new_err(
+                "argument 'db_path' is empty: pass a file or directory path, or None for no \
+                 result cache",
+            ));
+        }
         // Each new SQLite connection resolves a relative path again, so a
         // later chdir() would otherwise give a forked child another file.
         let db_path = db_path.map(std::path::absolute).transpose()?;

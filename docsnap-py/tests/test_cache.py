@@ -243,6 +243,11 @@ def test_max_age_without_db_path_raises() -> None:
         docsnap.Engine(cache_max_age=60.0)
 
 
+def test_empty_db_path_raises_value_error() -> None:
+    with pytest.raises(ValueError, match="'db_path' is empty"):
+        docsnap.Engine(db_path="")
+
+
 def test_db_path_of_wrong_type_raises_type_error() -> None:
     with pytest.raises(TypeError, match="db_path"):
         docsnap.Engine(db_path=42)  # type: ignore[arg-type]
