@@ -8,6 +8,7 @@ use docsnap_core::envelope::{self, AesKey, Cipher, Mgf1Digest};
 use docsnap_core::types::{FileLibrary, FormToFill, TaskKind};
 use pyo3::exceptions::{PyConnectionError, PyTimeoutError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
+use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
@@ -34,6 +35,8 @@ pub struct Client {
     public_key_pem: String,
     client_id: String,
     cipher: Cipher,
+    /// The bearer token sent with every request, if the server requires one.
+    token: Option<String>,
     http: PerProcess<reqwest::Client>,
 }
 
@@ -94,14 +97,17 @@ impl Task {
 impl Client {
     /// Connects to the server at `url`, such as `http://127.0.0.1:8000` or
     /// `https://host/api/v1`, fetching its public key when none is given.
+    /// `token` is the bearer token of a server that requires one (its
+    /// `DOCSNAP_BEARER_TOKEN`).
     #[new]
-    #[pyo3(signature = (url, public_key_pem=None, client_id=None, cipher="A256GCM"))]
+    #[pyo3(signature = (url, public_key_pem=None, client_id=None, cipher="A256GCM", *, token=None))]
     fn new(
         py: Python<'_>,
         url: &str,
         public_key_pem: Option<String>,
         client_id: Option<String>,
         cipher: &str,
+        token: Option<String>,
     ) -> PyResult<Self> {
         let base_url = base_url(url)?;
         let cipher = Cipher::from_str(cipher).map_err(|_| {
@@ -118,7 +124,7 @@ impl Client {
             Some(id) => id,
             None => py.import("uuid")?.call_method0("uuid4")?.str()?.to_string(),
         };
-        let http = build_http()?;
+        let http = build_http(token.as_deref())?;
 
         let public_key_pem = match public_key_pem {
             Some(pem) => pem,
@@ -138,6 +144,7 @@ impl Client {
             public_key_pem,
             client_id,
             cipher,
+            token,
             http: PerProcess::with_value(http),
         })
     }
@@ -261,7 +268,8 @@ impl Client {
 
 impl Client {
     fn http(&self) -> PyResult<reqwest::Client> {
-        self.http.get_or_try_init(build_http)
+        self.http
+            .get_or_try_init(|| build_http(self.token.as_deref()))
     }
 
     fn endpoint(&self, name: &str) -> String {
@@ -315,8 +323,20 @@ fn base_url(url: &str) -> PyResult<String> {
     Ok(trimmed.to_owned())
 }
 
-fn build_http() -> PyResult<reqwest::Client> {
+fn build_http(token: Option<&str>) -> PyResult<reqwest::Client> {
+    let mut headers = HeaderMap::new();
+    if let Some(token) = token {
+        let mut value = HeaderValue::from_str(&format!("Bearer {token}")).map_err(|_| {
+            PyValueError::new_err(
+                "argument 'token' contains characters not allowed in an HTTP header, such as \
+                 a line break; pass the token exactly as the server has it",
+            )
+        })?;
+        value.set_sensitive(true);
+        headers.insert(AUTHORIZATION, value);
+    }
     reqwest::Client::builder()
+        .default_headers(headers)
         .timeout(REQUEST_TIMEOUT)
         .connect_timeout(CONNECT_TIMEOUT)
         .build()
@@ -467,6 +487,7 @@ async fn post_process(http: &reqwest::Client, url: &str, body: &Value) -> PyResu
         .await
         .map_err(|error| transport(url, error))?;
     let status = response.status();
+    check_authorized(url, status)?;
     let reply: Value = read_json(response, url).await?;
 
     match reply.get("status").and_then(Value::as_str) {
@@ -475,12 +496,29 @@ async fn post_process(http: &reqwest::Client, url: &str, body: &Value) -> PyResu
             Some(result) => Ok(State::Completed(result.to_owned())),
             None => Err(unexpected(url, status, "a completed task without a result")),
         },
-        Some("error") => match reply.get("error_detail").and_then(Value::as_str) {
-            Some(code) => Err(errors::from_code(code, &format!("{url} returned an error"))),
-            None => Err(unexpected(url, status, "an error without error_detail")),
-        },
+        Some("error") => Err(error_detail(url, status, &reply)),
         _ => Err(unexpected(url, status, "no known status")),
     }
+}
+
+/// Raises the exception of an error reply's `error_detail` code.
+fn error_detail(url: &str, status: reqwest::StatusCode, reply: &Value) -> PyErr {
+    match reply.get("error_detail").and_then(Value::as_str) {
+        Some(code) => errors::from_code(code, &format!("{url} returned an error (HTTP {status})")),
+        None => unexpected(url, status, "an error without error_detail"),
+    }
+}
+
+/// Fails with the fix when a server that requires a bearer token rejected
+/// the request for lack of the right one.
+fn check_authorized(url: &str, status: reqwest::StatusCode) -> PyResult<()> {
+    if status != reqwest::StatusCode::UNAUTHORIZED {
+        return Ok(());
+    }
+    Err(PyErr::new::<DocsnapError, _>(format!(
+        "{url} rejected the request (HTTP {status}) because it requires a bearer token and \
+         got none or another one; pass the server's token as docsnap.Client(..., token=...)"
+    )))
 }
 
 async fn post_clear(http: &reqwest::Client, url: &str, body: &Value) -> PyResult<u64> {
@@ -491,10 +529,16 @@ async fn post_clear(http: &reqwest::Client, url: &str, body: &Value) -> PyResult
         .await
         .map_err(|error| transport(url, error))?;
     let status = response.status();
+    check_authorized(url, status)?;
     let reply: Value = read_json(response, url).await?;
 
     if let Some(cleared) = reply.get("cleared").and_then(Value::as_u64) {
         return Ok(cleared);
+    }
+    // Errors of every endpoint, such as a rate limit, come in `error_detail`,
+    // and the failures of a clear itself in `error`.
+    if reply.get("status").and_then(Value::as_str) == Some("error") {
+        return Err(error_detail(url, status, &reply));
     }
     match reply.get("error").and_then(Value::as_str) {
         Some("CACHE_CLEAR_FAILED") => Err(errors::from_code(
@@ -513,6 +557,7 @@ async fn fetch_text(http: &reqwest::Client, url: &str) -> PyResult<String> {
         .await
         .map_err(|error| transport(url, error))?;
     let status = response.status();
+    check_authorized(url, status)?;
     if !status.is_success() {
         return Err(unexpected(
             url,

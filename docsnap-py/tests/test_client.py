@@ -10,6 +10,8 @@ import pytest
 
 import docsnap
 
+from conftest import SERVER_TOKEN
+
 
 def wait_for_result(client: docsnap.Client, task: docsnap.Task, seconds: float = 120) -> dict:
     deadline = time.monotonic() + seconds
@@ -133,3 +135,35 @@ def test_timeout_bounds_unanswered_request(server_url: str, server_data_dir: Pat
 
     assert "had no result after 1.0 s" in str(raised.value)
     assert "'timeout'" in str(raised.value)
+
+
+def test_token_reaches_protected_server(token_server_url: str) -> None:
+    client = docsnap.Client(token_server_url, token=SERVER_TOKEN)
+
+    library = {"docs": [{"id": "d1", "kv": {"Nationality": "British"}}]}
+
+    filled = client.process("fill", form={"fields": ["Nationality"]}, file_lib=library)
+
+    assert filled["Nationality"]["value"] == "British"
+    assert client.clear() == 0
+    assert SERVER_TOKEN not in repr(client)
+
+
+@pytest.mark.parametrize("token", [None, "wrong-token"])
+def test_missing_token_names_fix(token_server_url: str, token: str | None) -> None:
+    client = docsnap.Client(token_server_url, token=token)
+
+    with pytest.raises(docsnap.DocsnapError) as raised:
+        client.process("fill", form={"fields": ["Nationality"]})
+    with pytest.raises(docsnap.DocsnapError) as cleared:
+        client.clear()
+
+    for error in (raised.value, cleared.value):
+        assert "HTTP 401" in str(error)
+        assert "bearer token" in str(error)
+        assert "token=" in str(error)
+
+
+def test_token_with_newline_raises() -> None:
+    with pytest.raises(ValueError, match="'token'"):
+        docsnap.Client("http://127.0.0.1:9", public_key_pem="unused", token="a\nb")

@@ -238,6 +238,8 @@ class Client:
         public_key_pem: Optional[str] = None,
         client_id: Optional[str] = None,
         cipher: str = "A256GCM",
+        *,
+        token: Optional[str] = None,
     ) -> Client: ...
     @property
     def url(self) -> str: ...
