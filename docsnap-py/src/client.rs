@@ -23,6 +23,8 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// [`MAX_POLL_INTERVAL`].
 const FIRST_POLL_INTERVAL: Duration = Duration::from_millis(200);
 const MAX_POLL_INTERVAL: Duration = Duration::from_secs(2);
+/// A hundred years, the longest deadline that `process` sets.
+const CENTURY: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
 /// The time limit of the clear request that `process` sends after a task
 /// finished, which may run past the caller's timeout.
 const CLEAR_TIMEOUT: Duration = Duration::from_secs(5);
@@ -421,7 +423,10 @@ async fn wait_for_result(
     submit_body: &Value,
     timeout: Duration,
 ) -> PyResult<String> {
-    let deadline = Instant::now() + timeout;
+    // A timeout too long for the monotonic clock gets a deadline a century away.
+    let deadline = Instant::now()
+        .checked_add(timeout)
+        .unwrap_or_else(|| Instant::now() + CENTURY);
     let poll = poll_body(task);
     let mut body = submit_body;
     let mut interval = FIRST_POLL_INTERVAL;

@@ -167,3 +167,12 @@ def test_missing_token_names_fix(token_server_url: str, token: str | None) -> No
 def test_token_with_newline_raises() -> None:
     with pytest.raises(ValueError, match="'token'"):
         docsnap.Client("http://127.0.0.1:9", public_key_pem="unused", token="a\nb")
+
+
+def test_longest_timeout_is_accepted(server_url: str) -> None:
+    client = docsnap.Client(server_url)
+
+    # Seconds just below 2**64, beyond what the monotonic clock can add.
+    filled = client.process("fill", form={"fields": ["Name"]}, timeout=1.8e19)
+
+    assert filled == {}
