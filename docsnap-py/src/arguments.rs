@@ -1,9 +1,20 @@
-//! Conversion of Python arguments: page images, file libraries and forms.
+//! Conversion of Python arguments: page images, file libraries, forms and
+//! durations.
+
+use std::time::Duration;
 
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyByteArray, PyBytes, PyList, PyMapping, PyMemoryView, PyString, PyTuple};
+use pyo3::types::{
+    PyBool, PyByteArray, PyBytes, PyFloat, PyInt, PyList, PyMapping, PyMemoryView, PyString,
+    PyTuple,
+};
 use serde::de::DeserializeOwned;
+use serde_json::{Map, Number, Value};
+
+/// The deepest nesting of dicts and lists accepted in a mapping argument,
+/// the same limit serde_json applies when it parses JSON text.
+const MAX_NESTING: usize = 128;
 
 /// Reads `images`: one image or a list or tuple of them, where each image is
 /// `bytes`-like, a path (`str` or `os.PathLike`) or a binary file object.
@@ -74,6 +85,20 @@ fn read_file_object(file: &Bound<'_, PyAny>, argument: &str) -> PyResult<Vec<u8>
     )))
 }
 
+/// Reads a duration argument given in seconds, which must be positive and
+/// fit a `Duration`.
+pub fn seconds(value: f64, argument: &str) -> PyResult<Duration> {
+    Duration::try_from_secs_f64(value)
+        .ok()
+        .filter(|duration| !duration.is_zero())
+        .ok_or_else(|| {
+            PyValueError::new_err(format!(
+                "argument '{argument}' must be a number of seconds greater than 0 and less \
+                 than 2**64, got {value:?}"
+            ))
+        })
+}
+
 /// Reads an optional mapping argument, such as `file_lib`, into a core type;
 /// `None` gives the type's default.
 pub fn optional_mapping<T: DeserializeOwned + Default>(
@@ -88,6 +113,10 @@ pub fn optional_mapping<T: DeserializeOwned + Default>(
 }
 
 /// Reads a mapping argument, such as a form, into a core type.
+///
+/// The value is read as JSON first, so it means what the same JSON would
+/// mean in a protocol request: a `str` where a list is expected is an error,
+/// not a list of characters.
 pub fn mapping<T: DeserializeOwned>(value: &Bound<'_, PyAny>, argument: &str) -> PyResult<T> {
     if !value.is_instance_of::<PyMapping>() {
         return Err(PyTypeError::new_err(format!(
@@ -95,8 +124,88 @@ pub fn mapping<T: DeserializeOwned>(value: &Bound<'_, PyAny>, argument: &str) ->
             type_name(value)
         )));
     }
-    pythonize::depythonize(value)
-        .map_err(|error| PyValueError::new_err(format!("invalid '{argument}': {error}")))
+    let invalid =
+        |problem: String| PyValueError::new_err(format!("invalid '{argument}': {problem}"));
+    let json = json_value(value, 0).map_err(invalid)?;
+    serde_json::from_value(json).map_err(|error| invalid(error.to_string()))
+}
+
+/// Converts a Python value made of dicts, lists, tuples, strings, numbers,
+/// booleans and `None` into JSON, or describes what does not convert.
+///
+/// The nesting limit keeps a deeply nested argument from overflowing the
+/// stack here or in serde, which would end the whole process.
+fn json_value(value: &Bound<'_, PyAny>, depth: usize) -> Result<Value, String> {
+    if value.is_none() {
+        return Ok(Value::Null);
+    }
+    if let Ok(flag) = value.cast::<PyBool>() {
+        return Ok(Value::Bool(flag.is_true()));
+    }
+    if value.is_instance_of::<PyInt>() {
+        return json_integer(value);
+    }
+    if let Ok(number) = value.cast::<PyFloat>() {
+        // NaN and infinity have no JSON form, and read as null.
+        return Ok(Number::from_f64(number.value()).map_or(Value::Null, Value::Number));
+    }
+    if let Ok(text) = value.cast::<PyString>() {
+        return text
+            .to_cow()
+            .map(|text| Value::String(text.into_owned()))
+            .map_err(|error| error.to_string());
+    }
+    if value.is_instance_of::<PyBytes>() || value.is_instance_of::<PyByteArray>() {
+        return Err(format!(
+            "{} is not text; decode it to str first",
+            type_name(value)
+        ));
+    }
+
+    let inner = depth + 1;
+    if inner > MAX_NESTING {
+        return Err(format!(
+            "it is nested more than {MAX_NESTING} levels deep; flatten the data"
+        ));
+    }
+    if let Ok(mapping) = value.cast::<PyMapping>() {
+        let mut object = Map::new();
+        for item in mapping.items().map_err(|error| error.to_string())?.iter() {
+            let (key, item): (Bound<'_, PyAny>, Bound<'_, PyAny>) =
+                item.extract().map_err(|error| error.to_string())?;
+            let Ok(key) = key.cast::<PyString>() else {
+                return Err(format!("keys must be str, got {}", type_name(&key)));
+            };
+            let key = key
+                .to_cow()
+                .map_err(|error| error.to_string())?
+                .into_owned();
+            object.insert(key, json_value(&item, inner)?);
+        }
+        return Ok(Value::Object(object));
+    }
+    if value.is_instance_of::<PyList>() || value.is_instance_of::<PyTuple>() {
+        let items = value.try_iter().map_err(|error| error.to_string())?;
+        let array = items
+            .map(|item| json_value(&item.map_err(|error| error.to_string())?, inner))
+            .collect::<Result<Vec<_>, _>>()?;
+        return Ok(Value::Array(array));
+    }
+
+    Err(format!(
+        "{} is not a JSON value; use dicts, lists, str, numbers, bool and None",
+        type_name(value)
+    ))
+}
+
+fn json_integer(value: &Bound<'_, PyAny>) -> Result<Value, String> {
+    if let Ok(number) = value.extract::<i64>() {
+        return Ok(Value::from(number));
+    }
+    if let Ok(number) = value.extract::<u64>() {
+        return Ok(Value::from(number));
+    }
+    Err(format!("the integer {value} does not fit in 64 bits"))
 }
 
 /// Converts a serialisable value, such as a result, into plain Python objects.

@@ -8,6 +8,7 @@ use docsnap_core::envelope::{self, AesKey, Cipher, Mgf1Digest};
 use docsnap_core::types::{FileLibrary, FormToFill, TaskKind};
 use pyo3::exceptions::{PyConnectionError, PyTimeoutError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
+use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
@@ -22,6 +23,11 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// [`MAX_POLL_INTERVAL`].
 const FIRST_POLL_INTERVAL: Duration = Duration::from_millis(200);
 const MAX_POLL_INTERVAL: Duration = Duration::from_secs(2);
+/// A hundred years, the longest deadline that `process` sets.
+const CENTURY: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+/// The time limit of the clear request that `process` sends after a task
+/// finished, which may run past the caller's timeout.
+const CLEAR_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A client of a docsnap or DocuSnap server.
 #[pyclass(module = "docsnap._docsnap", frozen)]
@@ -31,6 +37,8 @@ pub struct Client {
     public_key_pem: String,
     client_id: String,
     cipher: Cipher,
+    /// The bearer token sent with every request, if the server requires one.
+    token: Option<String>,
     http: PerProcess<reqwest::Client>,
 }
 
@@ -91,14 +99,17 @@ impl Task {
 impl Client {
     /// Connects to the server at `url`, such as `http://127.0.0.1:8000` or
     /// `https://host/api/v1`, fetching its public key when none is given.
+    /// `token` is the bearer token of a server that requires one (its
+    /// `DOCSNAP_BEARER_TOKEN`).
     #[new]
-    #[pyo3(signature = (url, public_key_pem=None, client_id=None, cipher="A256GCM"))]
+    #[pyo3(signature = (url, public_key_pem=None, client_id=None, cipher="A256GCM", *, token=None))]
     fn new(
         py: Python<'_>,
         url: &str,
         public_key_pem: Option<String>,
         client_id: Option<String>,
         cipher: &str,
+        token: Option<String>,
     ) -> PyResult<Self> {
         let base_url = base_url(url)?;
         let cipher = Cipher::from_str(cipher).map_err(|_| {
@@ -115,7 +126,7 @@ impl Client {
             Some(id) => id,
             None => py.import("uuid")?.call_method0("uuid4")?.str()?.to_string(),
         };
-        let http = build_http()?;
+        let http = build_http(token.as_deref())?;
 
         let public_key_pem = match public_key_pem {
             Some(pem) => pem,
@@ -135,6 +146,7 @@ impl Client {
             public_key_pem,
             client_id,
             cipher,
+            token,
             http: PerProcess::with_value(http),
         })
     }
@@ -211,8 +223,9 @@ impl Client {
     /// seconds pass, clears it and returns its result as a dict.
     ///
     /// A failed task is cleared too and raises its `DocsnapError` subclass.
-    /// After the timeout `TimeoutError` is raised and the task stays on the
-    /// server until its retention period ends.
+    /// Clearing takes at most 5 s more. After the timeout, also while a
+    /// request is still unanswered, `TimeoutError` is raised and the task
+    /// stays on the server until its retention period ends.
     #[pyo3(signature = (kind, images=None, form=None, file_lib=None, timeout=120.0))]
     fn process<'py>(
         &self,
@@ -223,7 +236,7 @@ impl Client {
         file_lib: Option<&Bound<'py, PyAny>>,
         timeout: f64,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let timeout = timeout_duration(timeout)?;
+        let timeout = arguments::seconds(timeout, "timeout")?;
         let kind = task_kind(kind)?;
         let payload = payload(kind, images, form, file_lib)?;
         let (task, body) = self.seal(kind, &payload)?;
@@ -257,7 +270,8 @@ impl Client {
 
 impl Client {
     fn http(&self) -> PyResult<reqwest::Client> {
-        self.http.get_or_try_init(build_http)
+        self.http
+            .get_or_try_init(|| build_http(self.token.as_deref()))
     }
 
     fn endpoint(&self, name: &str) -> String {
@@ -311,8 +325,20 @@ fn base_url(url: &str) -> PyResult<String> {
     Ok(trimmed.to_owned())
 }
 
-fn build_http() -> PyResult<reqwest::Client> {
+fn build_http(token: Option<&str>) -> PyResult<reqwest::Client> {
+    let mut headers = HeaderMap::new();
+    if let Some(token) = token {
+        let mut value = HeaderValue::from_str(&format!("Bearer {token}")).map_err(|_| {
+            PyValueError::new_err(
+                "argument 'token' contains characters not allowed in an HTTP header, such as \
+                 a line break; pass the token exactly as the server has it",
+            )
+        })?;
+        value.set_sensitive(true);
+        headers.insert(AUTHORIZATION, value);
+    }
     reqwest::Client::builder()
+        .default_headers(headers)
         .timeout(REQUEST_TIMEOUT)
         .connect_timeout(CONNECT_TIMEOUT)
         .build()
@@ -327,17 +353,6 @@ fn task_kind(kind: &str) -> PyResult<TaskKind> {
             "argument 'kind' must be \"doc\", \"form\" or \"fill\", got {kind:?}"
         ))
     })
-}
-
-fn timeout_duration(seconds: f64) -> PyResult<Duration> {
-    Duration::try_from_secs_f64(seconds)
-        .ok()
-        .filter(|duration| !duration.is_zero())
-        .ok_or_else(|| {
-            PyValueError::new_err(format!(
-                "argument 'timeout' must be a positive number of seconds, got {seconds}"
-            ))
-        })
 }
 
 /// Builds the inner payload: page images for doc and form, a form for fill.
@@ -408,12 +423,19 @@ async fn wait_for_result(
     submit_body: &Value,
     timeout: Duration,
 ) -> PyResult<String> {
-    let deadline = Instant::now() + timeout;
+    // A timeout too long for the monotonic clock gets a deadline a century away.
+    let deadline = Instant::now()
+        .checked_add(timeout)
+        .unwrap_or_else(|| Instant::now() + CENTURY);
     let poll = poll_body(task);
+    let mut body = submit_body;
     let mut interval = FIRST_POLL_INTERVAL;
-    let mut state = post_process(http, process_url, submit_body).await;
 
     loop {
+        // The deadline also bounds a request that the server never responds to.
+        let state = tokio::time::timeout_at(deadline, post_process(http, process_url, body))
+            .await
+            .map_err(|_| no_result(task, timeout))?;
         match state {
             Ok(State::Processing) => {}
             Ok(State::Completed(sealed)) => {
@@ -428,26 +450,37 @@ async fn wait_for_result(
 
         let now = Instant::now();
         if now >= deadline {
-            return Err(PyTimeoutError::new_err(format!(
-                "the {} task {} was still processing after {:.1} s; pass a larger 'timeout', \
-                 or use submit() and poll()",
-                task.kind.as_str(),
-                short_hash(&task.sha256),
-                timeout.as_secs_f64()
-            )));
+            return Err(no_result(task, timeout));
         }
         tokio::time::sleep(interval.min(deadline - now)).await;
         interval = interval.mul_f64(1.5).min(MAX_POLL_INTERVAL);
-        state = post_process(http, process_url, &poll).await;
+        body = &poll;
     }
+}
+
+fn no_result(task: &Task, timeout: Duration) -> PyErr {
+    PyTimeoutError::new_err(format!(
+        "the {} task {} had no result after {:.1} s; pass a larger 'timeout', or use submit() \
+         and poll()",
+        task.kind.as_str(),
+        short_hash(&task.sha256),
+        timeout.as_secs_f64()
+    ))
 }
 
 /// Clears a finished task, logging instead of raising if that fails: the
 /// result is already in hand and the server deletes the task later anyway.
 async fn clear_quietly(http: &reqwest::Client, url: &str, task: &Task) {
     let body = clear_body(&task.client_id, Some(task));
-    if let Err(error) = post_clear(http, url, &body).await {
-        tracing::warn!(task = short_hash(&task.sha256), %error, "failed to clear a finished task");
+    let task = short_hash(&task.sha256);
+    match tokio::time::timeout(CLEAR_TIMEOUT, post_clear(http, url, &body)).await {
+        Ok(Ok(_)) => {}
+        Ok(Err(error)) => tracing::warn!(task, %error, "failed to clear a finished task"),
+        Err(_) => tracing::warn!(
+            task,
+            timeout_secs = CLEAR_TIMEOUT.as_secs(),
+            "clearing a finished task timed out"
+        ),
     }
 }
 
@@ -459,6 +492,7 @@ async fn post_process(http: &reqwest::Client, url: &str, body: &Value) -> PyResu
         .await
         .map_err(|error| transport(url, error))?;
     let status = response.status();
+    check_authorized(url, status)?;
     let reply: Value = read_json(response, url).await?;
 
     match reply.get("status").and_then(Value::as_str) {
@@ -467,12 +501,29 @@ async fn post_process(http: &reqwest::Client, url: &str, body: &Value) -> PyResu
             Some(result) => Ok(State::Completed(result.to_owned())),
             None => Err(unexpected(url, status, "a completed task without a result")),
         },
-        Some("error") => match reply.get("error_detail").and_then(Value::as_str) {
-            Some(code) => Err(errors::from_code(code, &format!("{url} returned an error"))),
-            None => Err(unexpected(url, status, "an error without error_detail")),
-        },
+        Some("error") => Err(error_detail(url, status, &reply)),
         _ => Err(unexpected(url, status, "no known status")),
     }
+}
+
+/// Raises the exception of an error reply's `error_detail` code.
+fn error_detail(url: &str, status: reqwest::StatusCode, reply: &Value) -> PyErr {
+    match reply.get("error_detail").and_then(Value::as_str) {
+        Some(code) => errors::from_code(code, &format!("{url} returned an error (HTTP {status})")),
+        None => unexpected(url, status, "an error without error_detail"),
+    }
+}
+
+/// Fails with the fix when a server that requires a bearer token rejected
+/// the request for lack of the right one.
+fn check_authorized(url: &str, status: reqwest::StatusCode) -> PyResult<()> {
+    if status != reqwest::StatusCode::UNAUTHORIZED {
+        return Ok(());
+    }
+    Err(PyErr::new::<DocsnapError, _>(format!(
+        "{url} rejected the request (HTTP {status}) because it requires a bearer token and \
+         got none or another one; pass the server's token as docsnap.Client(..., token=...)"
+    )))
 }
 
 async fn post_clear(http: &reqwest::Client, url: &str, body: &Value) -> PyResult<u64> {
@@ -483,10 +534,16 @@ async fn post_clear(http: &reqwest::Client, url: &str, body: &Value) -> PyResult
         .await
         .map_err(|error| transport(url, error))?;
     let status = response.status();
+    check_authorized(url, status)?;
     let reply: Value = read_json(response, url).await?;
 
     if let Some(cleared) = reply.get("cleared").and_then(Value::as_u64) {
         return Ok(cleared);
+    }
+    // Errors of every endpoint, such as a rate limit, come in `error_detail`,
+    // and the failures of a clear itself in `error`.
+    if reply.get("status").and_then(Value::as_str) == Some("error") {
+        return Err(error_detail(url, status, &reply));
     }
     match reply.get("error").and_then(Value::as_str) {
         Some("CACHE_CLEAR_FAILED") => Err(errors::from_code(
@@ -505,6 +562,7 @@ async fn fetch_text(http: &reqwest::Client, url: &str) -> PyResult<String> {
         .await
         .map_err(|error| transport(url, error))?;
     let status = response.status();
+    check_authorized(url, status)?;
     if !status.is_success() {
         return Err(unexpected(
             url,

@@ -3,7 +3,6 @@
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, OnceLock};
-use std::time::Duration;
 
 use docsnap_core::engine::Engine as CoreEngine;
 use docsnap_core::extract::Extractor;
@@ -21,6 +20,7 @@ use serde_json::{Value, json};
 
 use crate::arguments;
 use crate::errors;
+use crate::logging;
 use crate::ocr_worker::{self, HelperCommand, HelperOcr};
 use crate::runtime::{PerProcess, run_detached};
 
@@ -72,7 +72,7 @@ impl OpenAICompatible {
     ) -> PyResult<Self> {
         let mut config = OpenAiConfig::openai_compatible(base_url, model);
         config.api_key = api_key;
-        config.request_timeout = seconds(timeout, "timeout")?;
+        config.request_timeout = arguments::seconds(timeout, "timeout")?;
         config.json_mode = json_mode;
         config.max_prompt_chars = count(max_prompt_chars, "max_prompt_chars")?;
         checked(config)
@@ -99,6 +99,21 @@ impl OpenAICompatible {
     fn __repr__(&self) -> String {
         describe_llm("OpenAICompatible", &self.config)
     }
+
+    /// Returns the constructor arguments that `pickle` recreates the
+    /// settings from, the API key included.
+    fn __getnewargs_ex__<'py>(
+        &self,
+        py: Python<'py>,
+    ) -> PyResult<(Bound<'py, PyTuple>, Bound<'py, PyDict>)> {
+        let config = &self.config;
+        let args = (&config.base_url, &config.model, &config.api_key).into_pyobject(py)?;
+        let kwargs = PyDict::new(py);
+        kwargs.set_item("timeout", config.request_timeout.as_secs_f64())?;
+        kwargs.set_item("json_mode", config.json_mode)?;
+        kwargs.set_item("max_prompt_chars", config.max_prompt_chars)?;
+        Ok((args, kwargs))
+    }
 }
 
 /// Settings of Zhipu's GLM API.
@@ -121,9 +136,15 @@ impl Zhipu {
         max_prompt_chars=DEFAULT_MAX_PROMPT_CHARS as i64,
     ))]
     fn new(api_key: String, model: &str, timeout: f64, max_prompt_chars: i64) -> PyResult<Self> {
+        if api_key.trim().is_empty() {
+            return Err(PyValueError::new_err(
+                "argument 'api_key' is empty: pass the key of your Zhipu account, such as \
+                 os.environ[\"ZHIPU_API_KEY\"]",
+            ));
+        }
         let mut config = OpenAiConfig::zhipu(api_key);
         config.model = model.to_owned();
-        config.request_timeout = seconds(timeout, "timeout")?;
+        config.request_timeout = arguments::seconds(timeout, "timeout")?;
         config.max_prompt_chars = count(max_prompt_chars, "max_prompt_chars")?;
         let OpenAICompatible { config } = checked(config)?;
         Ok(Self { config })
@@ -149,6 +170,20 @@ impl Zhipu {
 
     fn __repr__(&self) -> String {
         describe_llm("Zhipu", &self.config)
+    }
+
+    /// Returns the constructor arguments that `pickle` recreates the
+    /// settings from, the API key included.
+    fn __getnewargs_ex__<'py>(
+        &self,
+        py: Python<'py>,
+    ) -> PyResult<(Bound<'py, PyTuple>, Bound<'py, PyDict>)> {
+        let config = &self.config;
+        let args = (&config.api_key, &config.model).into_pyobject(py)?;
+        let kwargs = PyDict::new(py);
+        kwargs.set_item("timeout", config.request_timeout.as_secs_f64())?;
+        kwargs.set_item("max_prompt_chars", config.max_prompt_chars)?;
+        Ok((args, kwargs))
     }
 }
 
@@ -178,6 +213,7 @@ impl Engine {
     #[new]
     #[pyo3(signature = (llm=None, db_path=None, *, cache_max_age=None))]
     fn new(
+        py: Python<'_>,
         llm: Option<&Bound<'_, PyAny>>,
         db_path: Option<PathBuf>,
         cache_max_age: Option<f64>,
@@ -190,10 +226,24 @@ impl Engine {
             ));
         }
         let max_age = cache_max_age
-            .map(|age| seconds(age, "cache_max_age"))
+            .map(|age| arguments::seconds(age, "cache_max_age"))
             .transpose()?;
+        if db_path
+            .as_ref()
+            .is_some_and(|path| path.as_os_str().is_empty())
+        {
+            return Err(PyValueError::new_err(
+                "argument 'db_path' is empty: pass a file or directory path, or None for no \
+                 result cache",
+            ));
+        }
+        // Each new SQLite connection resolves a relative path again, so a
+        // later chdir() would otherwise give a forked child another file.
+        let db_path = db_path.map(std::path::absolute).transpose()?;
         let cache_settings = db_path.map(|path| (path, CacheOptions { max_age }));
-        let cache = open_cache(cache_settings.as_ref())?;
+        let cache = open_cache(cache_settings.as_ref());
+        logging::flush(py)?;
+        let cache = cache?;
 
         Ok(Self {
             settings: settings.map(|value| value.clone().unbind()),
@@ -324,7 +374,8 @@ impl Engine {
         Ok(build_extractor(self.llm.as_ref())?.name().to_owned())
     }
 
-    /// The result cache's database file, or `None` without a cache.
+    /// The result cache's database file as an absolute path, or `None`
+    /// without a cache.
     #[getter]
     fn db_path(&self) -> PyResult<Option<String>> {
         let cache = self.result_cache()?;
@@ -349,6 +400,24 @@ impl Engine {
         info.set_item("hits", stats.hits)?;
         info.set_item("misses", stats.misses)?;
         Ok(Some(info))
+    }
+
+    /// Returns the constructor arguments that `pickle` recreates the engine
+    /// from, so that an engine or its bound methods can be sent to a
+    /// process started with multiprocessing's "spawn" or "forkserver"
+    /// method. The copy loads its own OCR models on first use.
+    fn __getnewargs_ex__<'py>(
+        &self,
+        py: Python<'py>,
+    ) -> PyResult<(Bound<'py, PyTuple>, Bound<'py, PyDict>)> {
+        let (db_path, max_age) = match &self.cache_settings {
+            Some((path, options)) => (Some(path), options.max_age),
+            None => (None, None),
+        };
+        let args = (self.llm(py), db_path).into_pyobject(py)?;
+        let kwargs = PyDict::new(py);
+        kwargs.set_item("cache_max_age", max_age.map(|age| age.as_secs_f64()))?;
+        Ok((args, kwargs))
     }
 
     /// Deletes every cached result, also those other processes stored in
@@ -465,17 +534,6 @@ fn count(value: i64, argument: &str) -> PyResult<usize> {
     })
 }
 
-fn seconds(value: f64, argument: &str) -> PyResult<Duration> {
-    Duration::try_from_secs_f64(value)
-        .ok()
-        .filter(|duration| !duration.is_zero())
-        .ok_or_else(|| {
-            PyValueError::new_err(format!(
-                "argument '{argument}' must be a positive number of seconds, got {value}"
-            ))
-        })
-}
-
 fn describe_llm(class: &str, config: &OpenAiConfig) -> String {
     let key = if config.api_key.is_some() {
         "'<redacted>'"
@@ -484,8 +542,24 @@ fn describe_llm(class: &str, config: &OpenAiConfig) -> String {
     };
     format!(
         "{class}(base_url={:?}, model={:?}, api_key={key})",
-        config.base_url, config.model
+        without_credentials(&config.base_url),
+        config.model
     )
+}
+
+/// Returns `url` with its user name and password, if any, replaced by
+/// "redacted", because a proxy or gateway may take its key there.
+fn without_credentials(url: &str) -> String {
+    let Ok(mut parsed) = reqwest::Url::parse(url) else {
+        return url.to_owned();
+    };
+    if parsed.username().is_empty() && parsed.password().is_none() {
+        return url.to_owned();
+    }
+    // Both only fail for URLs that cannot have credentials, which is ruled out above.
+    let _ = parsed.set_username("redacted");
+    let _ = parsed.set_password(None);
+    parsed.to_string()
 }
 
 fn page_json(page: &PageText) -> Value {

@@ -1,13 +1,19 @@
 //! The per-process tokio runtime and the one helper every long call goes
-//! through: it releases the GIL and checks for Ctrl-C while it waits.
+//! through: it releases the GIL and checks for Ctrl-C and cancellation while
+//! it waits.
 
+use std::cell::RefCell;
 use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyTuple, PyType};
 use tokio::runtime::Runtime;
+
+use crate::logging;
 
 /// How often a waiting call takes the GIL back to check for Ctrl-C.
 const SIGNAL_CHECK_INTERVAL: Duration = Duration::from_millis(100);
@@ -19,6 +25,11 @@ struct ProcessRuntime {
 }
 
 static RUNTIME: Mutex<Option<ProcessRuntime>> = Mutex::new(None);
+
+thread_local! {
+    /// The flag of the [`Cancellation`] whose `run` this thread is inside.
+    static CANCELLED: RefCell<Option<Arc<AtomicBool>>> = const { RefCell::new(None) };
+}
 
 /// Returns this process's runtime, creating it on first use.
 ///
@@ -57,22 +68,37 @@ pub fn runtime() -> PyResult<Arc<Runtime>> {
 /// threads run meanwhile, and returns its output.
 ///
 /// Every OCR, extraction and network call goes through here. Every
-/// [`SIGNAL_CHECK_INTERVAL`] the wait takes the GIL back to run Python's
-/// signal handlers; on Ctrl-C the future is cancelled and `KeyboardInterrupt`
-/// is raised. Signals are only delivered to the main thread, so calls from
-/// other threads cannot be interrupted.
+/// [`SIGNAL_CHECK_INTERVAL`] the wait takes the GIL back to log the queued
+/// log events and to run Python's signal handlers. On Ctrl-C the future is
+/// cancelled and `KeyboardInterrupt` is raised. Signals are only delivered to the main thread, so a call from
+/// another thread stops early only when it runs inside
+/// [`Cancellation::run`] and that cancellation is cancelled.
 pub fn run_detached<T, F>(py: Python<'_>, future: F) -> PyResult<T>
 where
     T: Send + 'static,
     F: Future<Output = PyResult<T>> + Send + 'static,
 {
     let runtime = runtime()?;
+    let cancelled = CANCELLED.with(|current| current.borrow().clone());
+    let is_cancelled = || {
+        cancelled
+            .as_ref()
+            .is_some_and(|flag| flag.load(Ordering::Acquire))
+    };
+    if is_cancelled() {
+        return Err(cancelled_error(py));
+    }
     let mut task = runtime.spawn(future);
 
     loop {
         let waited = py.detach(|| {
             runtime.block_on(async { tokio::time::timeout(SIGNAL_CHECK_INTERVAL, &mut task).await })
         });
+        // Log what the call has logged so far, while this thread holds no lock.
+        if let Err(interrupt) = logging::flush(py) {
+            task.abort();
+            return Err(interrupt);
+        }
 
         match waited {
             Ok(Ok(output)) => return output,
@@ -86,8 +112,61 @@ where
                     task.abort();
                     return Err(interrupt);
                 }
+                if is_cancelled() {
+                    task.abort();
+                    return Err(cancelled_error(py));
+                }
             }
         }
+    }
+}
+
+fn cancelled_error(py: Python<'_>) -> PyErr {
+    let class = py.import("asyncio").and_then(|asyncio| {
+        let class = asyncio.getattr("CancelledError")?.cast_into::<PyType>()?;
+        Ok(class)
+    });
+    match class {
+        Ok(class) => PyErr::from_type(class, "the docsnap call was cancelled"),
+        Err(error) => error,
+    }
+}
+
+/// A way to stop the docsnap calls that a function makes in a worker
+/// thread, which Ctrl-C does not reach. The `a`-prefixed methods use it to
+/// stop their call when the awaiting asyncio task is cancelled.
+#[pyclass(module = "docsnap._docsnap", name = "_Cancellation", frozen)]
+#[derive(Debug, Default)]
+pub struct Cancellation {
+    cancelled: Arc<AtomicBool>,
+}
+
+#[pymethods]
+impl Cancellation {
+    #[new]
+    fn new() -> Self {
+        Self::default()
+    }
+
+    /// Calls `function(*args, **kwargs)` in this thread and returns its
+    /// result. Once `cancel()` is called, its running docsnap call stops
+    /// within 0.1 s and raises `asyncio.CancelledError`, and so do later ones.
+    #[pyo3(signature = (function, *args, **kwargs))]
+    fn run<'py>(
+        &self,
+        function: &Bound<'py, PyAny>,
+        args: &Bound<'py, PyTuple>,
+        kwargs: Option<&Bound<'py, PyDict>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let outer = CANCELLED.with(|current| current.replace(Some(Arc::clone(&self.cancelled))));
+        let result = function.call(args, kwargs);
+        CANCELLED.with(|current| current.replace(outer));
+        result
+    }
+
+    /// Stops the calls made inside `run`, from any thread.
+    fn cancel(&self) {
+        self.cancelled.store(true, Ordering::Release);
     }
 }
 

@@ -3,6 +3,7 @@ process and a fake OpenAI-compatible server, all on this machine."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -94,10 +95,11 @@ def server_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("server-data")
 
 
-@pytest.fixture(scope="session")
-def server_url(server_data_dir: Path) -> Iterator[str]:
-    """A docsnap-server process on a free loopback port; its binary comes
-    from DOCSNAP_SERVER or the shared cargo target directory."""
+@contextlib.contextmanager
+def running_server(data_dir: Path, env: dict[str, str] | None = None) -> Iterator[str]:
+    """Run a docsnap-server process on a free loopback port and yield its
+    URL; its binary comes from DOCSNAP_SERVER or the shared cargo target
+    directory."""
     binary = Path(
         os.environ.get("DOCSNAP_SERVER")
         or Path(os.environ.get("CARGO_TARGET_DIR", REPO / "target")) / "debug" / "docsnap-server"
@@ -110,12 +112,13 @@ def server_url(server_data_dir: Path) -> Iterator[str]:
 
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    log = server_data_dir / "server.log"
+    log = data_dir / "server.log"
     with open(log, "wb") as output:
         process = subprocess.Popen(
-            [str(binary), "serve", "--listen", f"127.0.0.1:{port}", "--data-dir", str(server_data_dir)],
+            [str(binary), "serve", "--listen", f"127.0.0.1:{port}", "--data-dir", str(data_dir)],
             stdout=output,
             stderr=subprocess.STDOUT,
+            env={**os.environ, **(env or {})},
         )
     try:
         wait_until_ready(url, process, log)
@@ -127,6 +130,25 @@ def server_url(server_data_dir: Path) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=20)
+
+
+@pytest.fixture(scope="session")
+def server_url(server_data_dir: Path) -> Iterator[str]:
+    """A docsnap-server process on a free loopback port."""
+    with running_server(server_data_dir) as url:
+        yield url
+
+
+# The bearer token of `token_server_url`.
+SERVER_TOKEN = "test-bearer-token-0123456789"
+
+
+@pytest.fixture(scope="session")
+def token_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A docsnap-server process that requires the bearer token SERVER_TOKEN."""
+    data_dir = tmp_path_factory.mktemp("token-server-data")
+    with running_server(data_dir, {"DOCSNAP_BEARER_TOKEN": SERVER_TOKEN}) as url:
+        yield url
 
 
 class FakeChatServer:
@@ -162,11 +184,15 @@ class FakeChatServer:
                     "usage": {"prompt_tokens": 10, "completion_tokens": 10, "total_tokens": 20},
                 }
                 encoded = json.dumps(reply).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(encoded)))
-                self.end_headers()
-                self.wfile.write(encoded)
+                try:
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(encoded)))
+                    self.end_headers()
+                    self.wfile.write(encoded)
+                except (BrokenPipeError, ConnectionResetError):
+                    # The client gave up on the request, as a cancelled call does.
+                    pass
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass

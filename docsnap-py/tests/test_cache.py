@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import json
+import logging
+import os
 import sqlite3
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -84,6 +89,46 @@ def test_directory_gets_docsnap_db(tmp_path: Path) -> None:
     assert (tmp_path / "docsnap.db").exists()
 
 
+def test_relative_path_is_made_absolute(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    engine = docsnap.Engine(db_path="cache.db")
+
+    assert engine.db_path == str(tmp_path / "cache.db")
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_forked_child_after_chdir_shares_cache(letter_png: Path, tmp_path: Path) -> None:
+    # A daemon changes its working directory after it forks, and a forked
+    # child opens its own connection to the cache.
+    (tmp_path / "first").mkdir()
+    (tmp_path / "later").mkdir()
+    script = textwrap.dedent(
+        f"""
+        import os, docsnap
+        os.chdir({str(tmp_path / "first")!r})
+        engine = docsnap.Engine(db_path="cache.db")
+        engine.ocr({str(letter_png)!r})
+        os.chdir({str(tmp_path / "later")!r})
+        pid = os.fork()
+        if pid == 0:
+            engine.ocr({str(letter_png)!r})
+            print("child hits:", engine.cache_info()["hits"], flush=True)
+            os._exit(0)
+        os.waitpid(pid, 0)
+        """
+    )
+    result = subprocess.run(
+        [sys.executable, "-W", "ignore::RuntimeWarning", "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "child hits: 1" in result.stdout, result.stdout + result.stderr
+    assert list((tmp_path / "later").iterdir()) == []
+
+
 def test_failures_are_not_cached(tmp_path: Path) -> None:
     engine = docsnap.Engine(db_path=tmp_path / "cache.db")
 
@@ -94,6 +139,27 @@ def test_failures_are_not_cached(tmp_path: Path) -> None:
     info = engine.cache_info()
     assert info is not None
     assert info["entries"] == 0
+
+
+def test_unusable_cache_logs_warning(
+    letter_png: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    engine = docsnap.Engine(db_path=tmp_path / "cache.db")
+    db = sqlite3.connect(tmp_path / "cache.db")
+    db.execute("DROP TABLE result_cache")
+    db.close()
+
+    with caplog.at_level(logging.INFO, logger="docsnap"):
+        page = engine.ocr(letter_png)
+
+    assert "Jane" in page["text"]
+    warnings = [
+        record.getMessage()
+        for record in caplog.records
+        if record.name == "docsnap" and record.levelno == logging.WARNING
+    ]
+    assert any("result cache lookup failed" in message for message in warnings), caplog.records
+    assert any("no such table: result_cache" in message for message in warnings), warnings
 
 
 def test_clear_cache_counts_entries(letter_png: Path, tmp_path: Path) -> None:
@@ -167,9 +233,19 @@ def test_bad_max_age_raises_value_error(tmp_path: Path, age: float) -> None:
         docsnap.Engine(db_path=tmp_path / "cache.db", cache_max_age=age)
 
 
+def test_huge_max_age_names_limit(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=r"greater than 0 and less than 2\*\*64, got 1e20"):
+        docsnap.Engine(db_path=tmp_path / "cache.db", cache_max_age=1e20)
+
+
 def test_max_age_without_db_path_raises() -> None:
     with pytest.raises(ValueError, match="db_path"):
         docsnap.Engine(cache_max_age=60.0)
+
+
+def test_empty_db_path_raises_value_error() -> None:
+    with pytest.raises(ValueError, match="'db_path' is empty"):
+        docsnap.Engine(db_path="")
 
 
 def test_db_path_of_wrong_type_raises_type_error() -> None:

@@ -10,6 +10,8 @@ import pytest
 
 import docsnap
 
+from conftest import SERVER_TOKEN
+
 
 def wait_for_result(client: docsnap.Client, task: docsnap.Task, seconds: float = 120) -> dict:
     deadline = time.monotonic() + seconds
@@ -117,3 +119,60 @@ def test_unreachable_server_raises_connection_error() -> None:
         port = probe.getsockname()[1]
     with pytest.raises(ConnectionError):
         docsnap.Client(f"http://127.0.0.1:{port}")
+
+
+def test_timeout_bounds_unanswered_request(server_url: str, server_data_dir: Path) -> None:
+    pem = (server_data_dir / "server_key.pub.pem").read_text()
+    with socket.socket() as silent:
+        # The kernel queues connections in the backlog, and nothing ever
+        # reads the request or responds to it.
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        client = docsnap.Client(f"http://127.0.0.1:{silent.getsockname()[1]}", public_key_pem=pem)
+
+        with pytest.raises(TimeoutError) as raised:
+            client.process("fill", form={"fields": ["Name"]}, timeout=1)
+
+    assert "had no result after 1.0 s" in str(raised.value)
+    assert "'timeout'" in str(raised.value)
+
+
+def test_token_reaches_protected_server(token_server_url: str) -> None:
+    client = docsnap.Client(token_server_url, token=SERVER_TOKEN)
+
+    library = {"docs": [{"id": "d1", "kv": {"Nationality": "British"}}]}
+
+    filled = client.process("fill", form={"fields": ["Nationality"]}, file_lib=library)
+
+    assert filled["Nationality"]["value"] == "British"
+    assert client.clear() == 0
+    assert SERVER_TOKEN not in repr(client)
+
+
+@pytest.mark.parametrize("token", [None, "wrong-token"])
+def test_missing_token_names_fix(token_server_url: str, token: str | None) -> None:
+    client = docsnap.Client(token_server_url, token=token)
+
+    with pytest.raises(docsnap.DocsnapError) as raised:
+        client.process("fill", form={"fields": ["Nationality"]})
+    with pytest.raises(docsnap.DocsnapError) as cleared:
+        client.clear()
+
+    for error in (raised.value, cleared.value):
+        assert "HTTP 401" in str(error)
+        assert "bearer token" in str(error)
+        assert "token=" in str(error)
+
+
+def test_token_with_newline_raises() -> None:
+    with pytest.raises(ValueError, match="'token'"):
+        docsnap.Client("http://127.0.0.1:9", public_key_pem="unused", token="a\nb")
+
+
+def test_longest_timeout_is_accepted(server_url: str) -> None:
+    client = docsnap.Client(server_url)
+
+    # Seconds just below 2**64, beyond what the monotonic clock can add.
+    filled = client.process("fill", form={"fields": ["Name"]}, timeout=1.8e19)
+
+    assert filled == {}

@@ -549,3 +549,37 @@ def test_ctrl_c_interrupts_call() -> None:
 
     assert "interrupted" in output
     assert process.returncode == 0
+
+
+def test_log_handler_may_call_engine(letter_png: Path) -> None:
+    # docsnap logs while it builds an engine; a handler that calls the engine
+    # from another thread and waits for it must find the engine usable.
+    result = run_script(
+        f"""
+        import logging, threading, docsnap
+
+        engine = docsnap.Engine()
+        texts = []
+
+        class CallEngine(logging.Handler):
+            def emit(self, record):
+                if texts or threading.active_count() > 1:
+                    return
+                worker = threading.Thread(target=lambda: texts.append(engine.ocr({str(letter_png)!r})["text"]))
+                worker.start()
+                # Waiting releases the GIL, so the worker runs meanwhile.
+                worker.join(1)
+
+        logger = logging.getLogger("docsnap")
+        logger.setLevel(logging.INFO)
+        logger.addHandler(CallEngine())
+        first = engine.ocr({str(letter_png)!r})["text"]
+        for thread in threading.enumerate():
+            if thread is not threading.current_thread():
+                thread.join()
+        print("same text:", texts == [first])
+        """,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "same text: True" in result.stdout

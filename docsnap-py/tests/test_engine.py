@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import difflib
 import io
+import multiprocessing
+import pickle
 from pathlib import Path
 
 import docsnap
@@ -178,3 +180,38 @@ def test_async_twins(engine: docsnap.Engine, letter_png: Path) -> None:
     library = {"docs": [{"id": "d1", "title": "Passport", "kv": {"Nationality": "British"}}]}
     filled = asyncio.run(engine.afill_form({"fields": ["Nationality"]}, library))
     assert filled["Nationality"]["value"] == "British"
+
+
+def test_settings_and_engine_pickle(tmp_path: Path) -> None:
+    local = docsnap.OpenAICompatible(
+        base_url="http://127.0.0.1:9/v1",
+        model="m",
+        api_key="key",
+        timeout=7.5,
+        json_mode=False,
+        max_prompt_chars=5_000,
+    )
+    glm = docsnap.Zhipu(api_key="key", model="glm-4-flash", timeout=9, max_prompt_chars=6_000)
+    engine = docsnap.Engine(llm=local, db_path=tmp_path / "cache.db", cache_max_age=60)
+
+    for settings in (local, glm):
+        copy = pickle.loads(pickle.dumps(settings))
+        assert type(copy) is type(settings)
+        assert repr(copy) == repr(settings)
+        assert copy.max_prompt_chars == settings.max_prompt_chars
+    restored = pickle.loads(pickle.dumps(engine))
+
+    assert type(restored) is docsnap.Engine
+    assert restored.db_path == engine.db_path
+    assert restored.extractor == "llm:m"
+    assert repr(restored.llm) == repr(local)
+    assert pickle.loads(pickle.dumps(docsnap.Engine())).llm is None
+
+
+def test_spawned_pool_maps_engine_method(engine: docsnap.Engine, letter_png: Path) -> None:
+    expected = engine.ocr(letter_png)["text"]
+
+    with multiprocessing.get_context("spawn").Pool(2) as pool:
+        pages = pool.map(engine.ocr, [letter_png, letter_png])
+
+    assert [page["text"] for page in pages] == [expected, expected]

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import datetime
 import io
+import subprocess
+import sys
+import textwrap
+import types
 from pathlib import Path
 
 import pytest
@@ -122,7 +127,76 @@ def test_invalid_llm_settings() -> None:
         docsnap.Zhipu(api_key="k", timeout=-1)
 
 
+@pytest.mark.parametrize("key", ["", "   "])
+def test_empty_zhipu_key_raises(key: str) -> None:
+    with pytest.raises(ValueError, match="'api_key' is empty"):
+        docsnap.Zhipu(api_key=key)
+
+
 def test_llm_repr_hides_key() -> None:
     settings = docsnap.OpenAICompatible(base_url="http://127.0.0.1:9/v1", model="m", api_key="secret-key")
     assert "secret-key" not in repr(settings)
     assert "secret-key" not in repr(docsnap.Zhipu(api_key="secret-key"))
+
+
+def test_llm_repr_hides_url_credentials() -> None:
+    settings = docsnap.OpenAICompatible(
+        base_url="http://proxy-user:secret-pass@127.0.0.1:9/v1", model="m"
+    )
+
+    assert "secret-pass" not in repr(settings)
+    assert "proxy-user" not in repr(settings)
+    assert "127.0.0.1:9/v1" in repr(settings)
+    assert settings.base_url == "http://proxy-user:secret-pass@127.0.0.1:9/v1"
+
+
+def test_string_is_not_a_list(engine: docsnap.Engine) -> None:
+    library = {"docs": [{"resource_id": "p1", "title": "Passport", "kv": {"N": "British"}}]}
+
+    # A str is a Python sequence, but JSON and the protocol never read one
+    # as a list of its characters.
+    with pytest.raises(ValueError, match="invalid 'form'") as raised:
+        engine.fill_form({"fields": "Nationality"}, library)
+    assert "expected a sequence" in str(raised.value)
+    with pytest.raises(ValueError, match="invalid 'file_lib'"):
+        engine.fill_form({"fields": ["N"]}, {"docs": [{"resource_id": "p1", "fields": "N"}]})
+
+
+def test_mapping_values_convert_like_json(engine: docsnap.Engine) -> None:
+    library = {
+        "docs": (
+            types.MappingProxyType({"resource_id": 7, "kv": {"Age": 42, "Name": "Jane"}}),
+        )
+    }
+
+    filled = engine.fill_form({"fields": ("Age",)}, library)
+
+    assert filled == {"Age": {"value": "42", "source": {"type": "doc", "resource_id": "7"}}}
+    with pytest.raises(ValueError, match="invalid 'file_lib'.*date"):
+        engine.fill_form({"fields": ["Age"]}, {"docs": [{"id": "x", "kv": {"Age": datetime.date.today()}}]})
+    with pytest.raises(ValueError, match="invalid 'file_lib'.*keys must be str"):
+        engine.fill_form({"fields": ["Age"]}, {"docs": [{"id": "x", "kv": {1: "a"}}]})
+
+
+def test_deep_nesting_raises_value_error(tmp_path: Path) -> None:
+    # Run in a fresh interpreter, because a stack overflow ends the process.
+    script = textwrap.dedent(
+        """
+        import docsnap
+        value = "v"
+        for _ in range(100_000):
+            value = [value]
+        library = {"docs": [{"resource_id": "x", "kv": {"Age": value}}]}
+        try:
+            docsnap.Engine().fill_form({"fields": ["Age"]}, library)
+        except ValueError as error:
+            print("raised:", error)
+        """
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300, cwd=tmp_path
+    )
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "raised: invalid 'file_lib'" in result.stdout
+    assert "nested more than 128 levels" in result.stdout

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -49,8 +51,6 @@ def test_unusable_answers_raise_llm_error(fake_chat: Any, letter_png: Path) -> N
 
 
 def test_async_document_through_fake_llm(fake_chat: Any, letter_png: Path) -> None:
-    import asyncio
-
     server = fake_chat(lambda request: DOCUMENT_ANSWER)
     engine = docsnap.Engine(llm=docsnap.OpenAICompatible(base_url=server.base_url, model="fake-model"))
 
@@ -87,3 +87,35 @@ def test_tiny_prompt_budget_is_rejected() -> None:
         docsnap.Zhipu(api_key="key", max_prompt_chars=10)
     with pytest.raises(ValueError, match="max_prompt_chars"):
         docsnap.OpenAICompatible(base_url="http://127.0.0.1:9/v1", model="m", max_prompt_chars=-1)
+
+
+def test_cancelled_async_call_stops(fake_chat: Any, letter_png: Path) -> None:
+    release = threading.Event()
+    outlived: list[bool] = []
+
+    def answer(request: dict[str, Any]) -> dict[str, Any]:
+        # The model "thinks" until the test releases it; a call that is
+        # still waiting for it after 60 s was not cancelled.
+        if not release.wait(60):
+            outlived.append(True)
+        return DOCUMENT_ANSWER
+
+    server = fake_chat(answer)
+    engine = docsnap.Engine(llm=docsnap.OpenAICompatible(base_url=server.base_url, model="fake-model"))
+    engine.ocr(letter_png)
+
+    async def cancel_mid_call() -> None:
+        call = asyncio.create_task(engine.aprocess_document(letter_png))
+        while not server.requests:
+            await asyncio.sleep(0.01)
+        call.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await call
+
+    # asyncio.run returns only after its worker threads finished, so a call
+    # that kept waiting for the model would hold it until the model responded.
+    asyncio.run(cancel_mid_call())
+    release.set()
+
+    assert outlived == []
+    assert len(server.requests) == 1

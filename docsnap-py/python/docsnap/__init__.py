@@ -9,7 +9,7 @@ protocol error code.
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Any, List, Mapping, Optional, overload
+from typing import TYPE_CHECKING, Any, Callable, List, Mapping, Optional, TypeVar, overload
 
 from docsnap import _docsnap
 from docsnap._docsnap import (
@@ -77,12 +77,27 @@ __all__ = [
 ]
 
 
+_Result = TypeVar("_Result")
+
+
+async def _in_thread(function: Callable[..., _Result], /, *args: Any, **kwargs: Any) -> _Result:
+    """Run a blocking engine call in a worker thread, and stop it when the
+    awaiting task is cancelled, so that asyncio.run() need not wait for it."""
+    cancellation = _docsnap._Cancellation()
+    try:
+        return await asyncio.to_thread(cancellation.run, function, *args, **kwargs)
+    except asyncio.CancelledError:
+        cancellation.cancel()
+        raise
+
+
 class Engine(_docsnap.Engine):
     """The document engine: OCR, extraction and validation in this process.
 
     Without ``llm`` the offline rule extractor is used. Every call releases
-    the GIL, so threads run in parallel; the ``a``-prefixed methods run the
-    same calls in a worker thread for use from asyncio.
+    the GIL, so threads run in parallel. The ``a``-prefixed methods run the
+    same calls in a worker thread for use from asyncio, and cancelling the
+    awaiting task stops the call.
     """
 
     @overload
@@ -92,7 +107,7 @@ class Engine(_docsnap.Engine):
 
     async def aocr(self, images: _Images) -> Any:
         """Recognise text like ``ocr`` without blocking the event loop."""
-        return await asyncio.to_thread(self.ocr, images)
+        return await _in_thread(self.ocr, images)
 
     async def aprocess_document(
         self,
@@ -102,7 +117,7 @@ class Engine(_docsnap.Engine):
         provenance: bool = False,
     ) -> dict[str, Any]:
         """Read a document like ``process_document`` without blocking the event loop."""
-        return await asyncio.to_thread(
+        return await _in_thread(
             self.process_document, images, file_lib, provenance=provenance
         )
 
@@ -114,7 +129,7 @@ class Engine(_docsnap.Engine):
         provenance: bool = False,
     ) -> dict[str, Any]:
         """Read a form like ``process_form`` without blocking the event loop."""
-        return await asyncio.to_thread(
+        return await _in_thread(
             self.process_form, images, file_lib, provenance=provenance
         )
 
@@ -126,6 +141,6 @@ class Engine(_docsnap.Engine):
         provenance: bool = False,
     ) -> dict[str, Any]:
         """Fill a form like ``fill_form`` without blocking the event loop."""
-        return await asyncio.to_thread(
+        return await _in_thread(
             self.fill_form, form, file_lib, provenance=provenance
         )

@@ -1,7 +1,7 @@
 """Type stubs of the native half of ``docsnap``; import ``docsnap`` instead."""
 
 import os
-from typing import Any, List, Mapping, Optional, Protocol, Tuple, Union, overload
+from typing import Any, Callable, List, Mapping, Optional, Protocol, Tuple, TypeVar, Union, overload
 
 from typing_extensions import disjoint_base, final
 
@@ -31,6 +31,7 @@ __all__ = [
     "InvalidConfig",
     "_error_codes",
     "_serve_ocr",
+    "_Cancellation",
     "Client",
     "Task",
     "Engine",
@@ -39,6 +40,8 @@ __all__ = [
 ]
 
 __version__: str
+
+_T = TypeVar("_T")
 
 class _BinaryReader(Protocol):
     def read(self) -> bytes: ...
@@ -119,6 +122,12 @@ def _error_codes() -> List[str]: ...
 def _serve_ocr() -> None: ...
 
 @final
+class _Cancellation:
+    def __new__(cls) -> _Cancellation: ...
+    def run(self, function: Callable[..., _T], *args: Any, **kwargs: Any) -> _T: ...
+    def cancel(self) -> None: ...
+
+@final
 class OpenAICompatible:
     """Settings of an OpenAI-compatible chat-completions server."""
 
@@ -138,6 +147,7 @@ class OpenAICompatible:
     def model(self) -> str: ...
     @property
     def max_prompt_chars(self) -> int: ...
+    def __getnewargs_ex__(self) -> Tuple[Tuple[Any, ...], dict[str, Any]]: ...
 
 @final
 class Zhipu:
@@ -157,6 +167,7 @@ class Zhipu:
     def model(self) -> str: ...
     @property
     def max_prompt_chars(self) -> int: ...
+    def __getnewargs_ex__(self) -> Tuple[Tuple[Any, ...], dict[str, Any]]: ...
 
 @disjoint_base
 class Engine:
@@ -202,6 +213,7 @@ class Engine:
     def db_path(self) -> Optional[str]: ...
     def cache_info(self) -> Optional[dict[str, Any]]: ...
     def clear_cache(self) -> int: ...
+    def __getnewargs_ex__(self) -> Tuple[Tuple[Any, ...], dict[str, Any]]: ...
 
 @final
 class Task:
@@ -226,6 +238,8 @@ class Client:
         public_key_pem: Optional[str] = None,
         client_id: Optional[str] = None,
         cipher: str = "A256GCM",
+        *,
+        token: Optional[str] = None,
     ) -> Client: ...
     @property
     def url(self) -> str: ...
