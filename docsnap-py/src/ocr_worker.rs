@@ -522,7 +522,7 @@ pub fn _serve_ocr(py: Python<'_>) -> PyResult<()> {
     })
 }
 
-/// Loads the models, sends a ready frame and answers page frames until
+/// Loads the models, sends a ready frame and replies to page frames until
 /// stdin closes. A model that fails to load is reported in an error frame.
 fn serve() -> io::Result<()> {
     let mut input = io::stdin().lock();

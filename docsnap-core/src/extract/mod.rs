@@ -27,9 +27,9 @@ pub trait Extractor: Send + Sync + std::fmt::Debug {
     /// A short name for logs, such as `rules`.
     fn name(&self) -> &str;
 
-    /// What sets this extractor's output apart in a result cache: two
-    /// extractors with the same identity give the same result for the same
-    /// pages, library or form.
+    /// Returns the identity of this extractor's output in a result cache.
+    /// Two extractors with the same identity give the same result for the
+    /// same pages, library or form.
     fn cache_identity(&self) -> String {
         self.name().to_owned()
     }

@@ -83,8 +83,8 @@ pub trait OcrEngine: Send + Sync + std::fmt::Debug {
     /// A short name for logs and metrics, such as `ocrs`.
     fn name(&self) -> &str;
 
-    /// What sets this engine's output apart in a result cache: two engines
-    /// with the same identity read the same page the same way.
+    /// Returns the identity of this engine's output in a result cache. Two
+    /// engines with the same identity read the same page the same way.
     fn cache_identity(&self) -> String {
         self.name().to_owned()
     }
